@@ -1,0 +1,20 @@
+"""flask-stripe-billing: take money through Stripe in a Flask application.
+
+The public names are below; models are in :mod:`flask_stripe_billing.models`, signals in
+:mod:`flask_stripe_billing.signals`, exceptions in :mod:`flask_stripe_billing.errors`.
+"""
+
+from .errors import BillingError, CardError, ConfigurationError, OutcomeUnknownError, StripeRequestError
+from .extension import StripeBilling
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BillingError",
+    "CardError",
+    "ConfigurationError",
+    "OutcomeUnknownError",
+    "StripeBilling",
+    "StripeRequestError",
+    "__version__",
+]

@@ -1,0 +1,49 @@
+"""The ``flask stripe`` command group, added to ``app.cli`` by ``init_app``."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+from flask.cli import AppGroup
+
+from .errors import StripeRequestError
+from .idempotency import purge_idempotency_keys
+from .state import get_state
+
+stripe_cli = AppGroup("stripe", help="Stripe billing: charges, subscriptions, webhooks and upkeep.")
+
+
+@stripe_cli.command("status")
+def status_command() -> None:
+    """Show which Stripe this application talks to, and check that it answers."""
+    state = get_state()
+    config = state.config
+    click.echo(f"API base:     {config.api_base}")
+    click.echo(f"API version:  {config.api_version}")
+    click.echo(f"Mode:         {'live' if config.livemode else 'test'}")
+    click.echo(
+        f"Webhook URL:  {config.url_prefix}{config.webhook_url} "
+        f"({len(config.webhook_secrets)} signing secret(s){'' if config.webhook_secrets else ': refuses every event'})"
+    )
+    try:
+        state.gateway.request("get", "/v1/customers", {"limit": 1})
+    except StripeRequestError as exc:
+        click.echo(f"Stripe:       unreachable or refusing: {exc}", err=True)
+        raise SystemExit(1) from None
+    click.echo("Stripe:       reachable")
+
+
+@stripe_cli.command("purge-idempotency-keys")
+@click.option(
+    "--older-than-hours",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Age above which records are deleted (default: STRIPE_IDEMPOTENCY_KEY_MAX_AGE_HOURS).",
+)
+def purge_idempotency_keys_command(older_than_hours: int | None) -> None:
+    """Delete idempotency-key records that Stripe no longer remembers."""
+    state = get_state()
+    hours = older_than_hours or state.config.idempotency_key_max_age_hours
+    deleted = purge_idempotency_keys(state.db, dt.timedelta(hours=hours))
+    click.echo(f"Deleted {deleted} idempotency key record(s) older than {hours} hour(s).")

@@ -1,0 +1,111 @@
+"""The extension's own exceptions.
+
+Stripe's exceptions never leave the gateway (:mod:`flask_stripe_billing.client`): they are translated into the
+classes below, which keep what an application needs — Stripe's error code, the card's decline code, the
+request id to quote to Stripe support, the HTTP status — and a message that is safe to show a customer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class BillingError(Exception):
+    """Base class of every exception raised by flask-stripe-billing."""
+
+
+class ConfigurationError(BillingError):
+    """A configuration key is missing or malformed.  Raised at start-up, naming the key."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        self.key = key
+        super().__init__(f"{key} {problem}")
+
+
+class StripeRequestError(BillingError):
+    """Stripe answered with an error, or could not be reached.
+
+    :ivar code: Stripe's error code (``card_declined``, ``resource_missing``, ...) or ``None``.
+    :ivar decline_code: the card issuer's decline code (``insufficient_funds``, ...) or ``None``.
+    :ivar param: the request parameter Stripe blamed, if any.
+    :ivar request_id: Stripe's request id (``req_...``), to quote to Stripe support.
+    :ivar http_status: the HTTP status of Stripe's answer, ``None`` when there was no answer.
+    :ivar user_message: a message that is safe to show the customer.
+    """
+
+    #: The message shown to a customer when Stripe gave none of its own.
+    default_user_message = "The payment service could not complete the request. Please try again later."
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        decline_code: str | None = None,
+        param: str | None = None,
+        request_id: str | None = None,
+        http_status: int | None = None,
+        user_message: str | None = None,
+        raw: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.decline_code = decline_code
+        self.param = param
+        self.request_id = request_id
+        self.http_status = http_status
+        self.user_message = user_message or self.default_user_message
+        #: Stripe's ``error`` object as received (never contains a secret key).
+        self.raw = raw or {}
+
+    def __str__(self) -> str:
+        details = ", ".join(
+            f"{name}={value}"
+            for name, value in (
+                ("code", self.code),
+                ("decline_code", self.decline_code),
+                ("param", self.param),
+                ("request_id", self.request_id),
+                ("http_status", self.http_status),
+            )
+            if value is not None
+        )
+        return f"{self.message} ({details})" if details else self.message
+
+
+class CardError(StripeRequestError):
+    """The card was declined or is invalid.  ``user_message`` is Stripe's customer-facing text."""
+
+    default_user_message = "Your card was declined."
+
+
+class InvalidRequestError(StripeRequestError):
+    """Stripe rejected the request's parameters, or the object does not exist (``code == "resource_missing"``)."""
+
+
+class IdempotencyError(StripeRequestError):
+    """The same idempotency key was used with different parameters.  A programming error: never retried."""
+
+
+class AuthenticationError(StripeRequestError):
+    """Stripe refused the secret key (check ``STRIPE_API_KEY``) or the key lacks a permission."""
+
+
+class RateLimitError(StripeRequestError):
+    """Stripe is rate limiting this account (HTTP 429).  Back off and try again."""
+
+
+class OutcomeUnknownError(StripeRequestError):
+    """Stripe may or may not have carried out the request: a 5xx answer, a timeout, or a connection lost.
+
+    Never treat this as a failure.  Repeat the request with the same idempotency key to learn the outcome.
+    """
+
+
+class StripeConnectionError(OutcomeUnknownError):
+    """Stripe could not be reached at all (DNS, refused connection, TLS) or the connection was lost."""
+
+
+class NoCustomerError(BillingError):
+    """The subscriber has no active Stripe customer, so there is nothing to charge or subscribe."""

@@ -1,0 +1,135 @@
+"""``StripeBilling``, the extension object."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+import stripe
+from flask import Flask
+
+from .blueprint import create_blueprint
+from .cli import stripe_cli
+from .client import StripeGateway
+from .config import apply_defaults, import_string_or_callable, load_config, warn_unknown_keys
+from .errors import ConfigurationError
+from .idempotency import stored_key_factory
+from .models.base import attach_to_host
+from .state import EXTENSION_KEY, BillingState, get_state
+
+if TYPE_CHECKING:
+    from flask_sqlalchemy import SQLAlchemy
+
+
+class StripeBilling:
+    """Take money through Stripe in a Flask application.
+
+    .. code-block:: python
+
+        db = SQLAlchemy()
+        billing = StripeBilling()
+
+        def create_app():
+            app = Flask(__name__)
+            app.config.from_prefixed_env()
+            db.init_app(app)
+            billing.init_app(app, db=db, subscriber_model=User)
+            return app
+
+    :param app: initialise this application at once (otherwise call :meth:`init_app`).
+    :param db: the host's Flask-SQLAlchemy object; the extension's tables live in its database.
+    :param subscriber_model: who is billed — a user model, or an organization; it must have an ``email``.
+        ``STRIPE_SUBSCRIBER_MODEL`` (a class or an import string) takes precedence when set.
+    :param register_blueprint: register the ``stripe_billing`` blueprint at ``STRIPE_URL_PREFIX``.
+    :param http_client: a ``stripe.HTTPClient`` for every request (a proxy, instrumentation, tests).
+
+    Arguments given here are defaults for every :meth:`init_app` call; arguments given to :meth:`init_app` win.
+    The object keeps no application: everything is stored per application in
+    ``app.extensions["stripe_billing"]``.
+    """
+
+    def __init__(
+        self,
+        app: Flask | None = None,
+        *,
+        db: SQLAlchemy | None = None,
+        subscriber_model: type[Any] | None = None,
+        register_blueprint: bool = True,
+        http_client: stripe.HTTPClient | None = None,
+    ) -> None:
+        self._db = db
+        self._subscriber_model = subscriber_model
+        self._register_blueprint = register_blueprint
+        self._http_client = http_client
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(
+        self,
+        app: Flask,
+        *,
+        db: SQLAlchemy | None = None,
+        subscriber_model: type[Any] | None = None,
+        register_blueprint: bool | None = None,
+        http_client: stripe.HTTPClient | None = None,
+    ) -> None:
+        """Configure *app*: validate the configuration, add the models to its database, register the
+        blueprint and the ``flask stripe`` commands.
+
+        :raises RuntimeError: if the extension is already registered on *app*.
+        :raises ~flask_stripe_billing.errors.ConfigurationError: naming the key that is missing or malformed.
+        """
+        if EXTENSION_KEY in app.extensions:
+            raise RuntimeError(
+                "flask-stripe-billing is already registered on this application; call init_app once per app."
+            )
+        db = db if db is not None else self._db
+        if db is None:
+            raise TypeError("init_app() needs the application's Flask-SQLAlchemy object: init_app(app, db=db).")
+
+        apply_defaults(app.config)
+        warn_unknown_keys(app.config)
+        config = load_config(app.config)
+        model = _subscriber_model(
+            app.config.get("STRIPE_SUBSCRIBER_MODEL") or subscriber_model or self._subscriber_model
+        )
+        app.config["STRIPE_SUBSCRIBER_MODEL"] = model
+        attach_to_host(db, model)
+
+        key_factory = config.idempotency_key_callback or stored_key_factory(db)
+        gateway = StripeGateway(config, key_factory=key_factory, http_client=http_client or self._http_client)
+        app.extensions[EXTENSION_KEY] = BillingState(
+            extension=self, config=config, db=db, subscriber_model=model, gateway=gateway
+        )
+        app.cli.add_command(stripe_cli)
+        if register_blueprint if register_blueprint is not None else self._register_blueprint:
+            app.register_blueprint(create_blueprint(), url_prefix=config.url_prefix or None)
+
+    @property
+    def gateway(self) -> StripeGateway:
+        """The current application's :class:`~flask_stripe_billing.client.StripeGateway`."""
+        return get_state().gateway
+
+    @property
+    def config(self) -> Any:
+        """The current application's validated :class:`~flask_stripe_billing.config.BillingConfig`."""
+        return get_state().config
+
+
+def _subscriber_model(value: Any) -> type[Any]:
+    """Resolve and check the subscriber model (a mapped class with an ``email``)."""
+    if value is None:
+        raise ConfigurationError(
+            "STRIPE_SUBSCRIBER_MODEL",
+            "is required: pass subscriber_model=User to init_app(), or set it to a model or an import string.",
+        )
+    model = import_string_or_callable("STRIPE_SUBSCRIBER_MODEL", value)
+    if not isinstance(model, type) or sa.inspect(model, raiseerr=False) is None:
+        raise ConfigurationError("STRIPE_SUBSCRIBER_MODEL", f"{value!r} is not a SQLAlchemy model class.")
+    if not hasattr(model, "email"):
+        raise ConfigurationError(
+            "STRIPE_SUBSCRIBER_MODEL",
+            f"{model.__name__} has no 'email' attribute; the subscriber model must expose the address Stripe "
+            "receipts go to (a column or a property named email).",
+        )
+    return model

@@ -1,0 +1,34 @@
+"""The extension's models.  They live in the host's database, in tables named ``stripe_billing_*``.
+
+Money is always an integer amount in the currency's minor unit (cents; yen for JPY) plus a currency code.
+"""
+
+from .base import Base, from_timestamp, utcnow
+from .charge import ChargeStatus, RefundStatus, StripeCharge, StripeRefund
+from .coupon import CouponDuration, StripeCoupon
+from .customer import StripeCustomer
+from .idempotency import StripeIdempotencyKey
+from .plan import PlanInterval, StripeSubscriptionPlan
+from .subscription import LIVE_STATUSES, StripeSubscription, SubscriptionStatus
+from .webhook import StripeWebhook, WebhookStatus
+
+__all__ = [
+    "LIVE_STATUSES",
+    "Base",
+    "ChargeStatus",
+    "CouponDuration",
+    "PlanInterval",
+    "RefundStatus",
+    "StripeCharge",
+    "StripeCoupon",
+    "StripeCustomer",
+    "StripeIdempotencyKey",
+    "StripeRefund",
+    "StripeSubscription",
+    "StripeSubscriptionPlan",
+    "StripeWebhook",
+    "SubscriptionStatus",
+    "WebhookStatus",
+    "from_timestamp",
+    "utcnow",
+]

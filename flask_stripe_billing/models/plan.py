@@ -1,0 +1,52 @@
+"""``StripeSubscriptionPlan``: a price customers subscribe to."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import TABLE_PREFIX, Base, JSONType, StripeObjectMixin
+
+
+class PlanInterval(enum.StrEnum):
+    """How often a plan bills."""
+
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    YEAR = "year"
+
+
+class StripeSubscriptionPlan(StripeObjectMixin, Base):
+    """A recurring price: ``amount`` (minor units) in ``currency`` every ``interval_count`` ``interval``\\ s.
+
+    ``metadata_`` is sent to Stripe (the attribute cannot be called ``metadata``, which SQLAlchemy's
+    declarative API reserves; the column is named ``metadata``).  ``source`` is free JSON for the host, e.g.
+    what the plan unlocks.
+    """
+
+    __tablename__ = f"{TABLE_PREFIX}plans"
+    __table_args__ = (
+        sa.CheckConstraint("amount >= 0", name="amount_not_negative"),
+        sa.CheckConstraint("interval_count >= 1", name="interval_count_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The plan's (price's) id at Stripe; stable, chosen before creation.
+    stripe_plan_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True, default=None)
+    stripe_product_id: Mapped[str | None] = mapped_column(sa.String(255), default=None)
+    name: Mapped[str] = mapped_column(sa.String(255))
+    description: Mapped[str | None] = mapped_column(sa.Text, default=None)
+    amount: Mapped[int] = mapped_column(sa.BigInteger)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    interval: Mapped[str] = mapped_column(sa.String(10), default=PlanInterval.MONTH)
+    interval_count: Mapped[int] = mapped_column(default=1)
+    trial_period_days: Mapped[int | None] = mapped_column(default=None)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict)
+    source: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    is_created_at_stripe: Mapped[bool] = mapped_column(default=False)
+    idempotency_key: Mapped[str | None] = mapped_column(sa.String(255), default=None)

@@ -1,0 +1,148 @@
+"""An offline Stripe for development and tests: `localstripe <https://pypi.org/project/localstripe/>`_ in a
+child process, bound to 127.0.0.1, keeping nothing on disk.
+
+localstripe is GPL-licensed, so it is never imported by the extension itself: it runs as a separate server
+(install it with the ``demo`` or ``test`` extra), and the application talks to it over HTTP through
+``STRIPE_API_BASE`` like it would to Stripe.
+
+.. code-block:: python
+
+    with OfflineStripe() as offline:
+        app.config["STRIPE_API_BASE"] = offline.url
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from types import TracebackType
+from typing import Any
+
+#: Any secret key works with localstripe; this one is obviously not real.
+OFFLINE_API_KEY = "sk_test_offline"
+OFFLINE_PUBLISHABLE_KEY = "pk_test_offline"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class OfflineStripe:
+    """Run localstripe on 127.0.0.1 in a child process.
+
+    :param port: the port to listen on (default: a free one).
+    :param log_path: where the server's output goes (default: discarded).
+    """
+
+    def __init__(self, port: int | None = None, *, log_path: str | None = None) -> None:
+        self.port = port or free_port()
+        self.log_path = log_path
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The base URL to put in ``STRIPE_API_BASE``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def js_url(self) -> str:
+        """Where localstripe serves its stand-in for Stripe.js (for ``STRIPE_JS_URL``)."""
+        return f"{self.url}/js.stripe.com/v3/"
+
+    def start(self, timeout: float = 20.0) -> OfflineStripe:
+        """Start the server and wait until it answers."""
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        try:
+            self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [sys.executable, "-m", "flask_stripe_billing.offline", str(self.port)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        finally:
+            if not isinstance(log, int):
+                log.close()  # the child has its own copy of the descriptor
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(
+                    f"The offline Stripe (localstripe) exited with status {self._process.returncode}; "
+                    "is localstripe installed (pip install 'flask-stripe-billing[demo]')?"
+                )
+            if self.is_up():
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"The offline Stripe did not answer on {self.url} within {timeout} s.")
+
+    def is_up(self) -> bool:
+        """Whether the server answers an authenticated request."""
+        try:
+            self._call("GET", "/v1/customers?limit=1")
+        except (OSError, urllib.error.URLError):
+            return False
+        return True
+
+    def stop(self) -> None:
+        """Stop the server."""
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+
+    def reset(self) -> None:
+        """Forget every object the server holds."""
+        self._call("DELETE", "/_config/data")
+
+    def register_webhook(self, name: str, url: str, secret: str, events: list[str] | None = None) -> None:
+        """Have the server send its events to *url*, signed with *secret*."""
+        data: list[tuple[str, str]] = [("url", url), ("secret", secret)]
+        data += [(f"events[{i}]", event) for i, event in enumerate(events or [])]
+        self._call("POST", f"/_config/webhooks/{urllib.parse.quote(name)}", urllib.parse.urlencode(data).encode())
+
+    def _call(self, method: str, path: str, body: bytes | None = None) -> Any:
+        request = urllib.request.Request(  # noqa: S310 - always http://127.0.0.1
+            self.url + path,
+            data=body,
+            method=method,
+            headers={"Authorization": f"Bearer {OFFLINE_API_KEY}"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            raw = response.read()
+        return json.loads(raw) if raw.strip() else None
+
+    def __enter__(self) -> OfflineStripe:
+        return self.start() if self._process is None else self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def _serve(port: int) -> None:  # pragma: no cover - runs in the child process
+    """Run localstripe on 127.0.0.1:*port* without its disk dump (it would write /tmp/localstripe.pickle)."""
+    from aiohttp import web
+    from localstripe import resources, server
+
+    resources.Store.dump_to_disk = lambda self: None
+    resources.Store.try_load_from_disk = lambda self: None
+    web.run_app(server.app, host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _serve(int(sys.argv[1]))

@@ -1,0 +1,135 @@
+"""Fixtures: an offline Stripe (localstripe), a request validator, a database matrix, host apps.
+
+* ``offline_stripe`` — localstripe in a child process on 127.0.0.1, started once per session; its store is
+  emptied before every test that uses ``app``.
+* ``stripe_http`` — the ``stripe.HTTPClient`` every app of the suite uses: it validates each request against
+  Stripe's OpenAPI description and records it.  A violation fails the request and, in case something
+  swallowed it, the whole session.
+* ``database_url`` — SQLite always; PostgreSQL when ``TEST_POSTGRES_URL`` is set (otherwise those tests are
+  skipped, with the reason shown in the summary).
+* ``app``, ``db``, ``client`` (pytest-flask), ``user``, ``logged_in_client``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_sqlalchemy import SQLAlchemy
+
+from flask_stripe_billing.offline import OFFLINE_API_KEY, OFFLINE_PUBLISHABLE_KEY, OfflineStripe
+from tests import hostapp
+from tests.stripe_openapi.http_client import ValidatingHTTPClient
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
+POSTGRES_SKIP_REASON = "TEST_POSTGRES_URL is not set: PostgreSQL tests skipped (.ci/run sets it)"
+
+_validating_client = ValidatingHTTPClient()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if any request the extension sent did not match Stripe's OpenAPI description."""
+    if _validating_client.violations:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(
+                f"{len(_validating_client.violations)} request(s) violated Stripe's OpenAPI spec:", red=True
+            )
+            for violation in _validating_client.violations[:20]:
+                reporter.write_line(f"  {violation}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def offline_stripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OfflineStripe]:
+    log_path = tmp_path_factory.mktemp("localstripe") / "localstripe.log"
+    with OfflineStripe(log_path=str(log_path)) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def stripe_http() -> ValidatingHTTPClient:
+    return _validating_client
+
+
+def _postgres_param() -> Any:
+    return pytest.param(
+        "postgresql", marks=[pytest.mark.postgres, pytest.mark.skipif(not POSTGRES_URL, reason=POSTGRES_SKIP_REASON)]
+    )
+
+
+@pytest.fixture(params=["sqlite", _postgres_param()])
+def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    """A database for one test: a new SQLite file, or the PostgreSQL test database emptied."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.sqlite'}"
+    assert POSTGRES_URL
+    return POSTGRES_URL
+
+
+def reset_database(database: SQLAlchemy) -> None:
+    """Drop and create every table of *database* (PostgreSQL keeps its schema between tests)."""
+    database.session.remove()
+    database.drop_all()
+    database.create_all()
+
+
+@pytest.fixture
+def stripe_config(offline_stripe: OfflineStripe) -> dict[str, Any]:
+    """The configuration every test app starts from: the offline Stripe, with valid keys."""
+    return {
+        "STRIPE_API_KEY": OFFLINE_API_KEY,
+        "STRIPE_PUBLISHABLE_KEY": OFFLINE_PUBLISHABLE_KEY,
+        "STRIPE_API_BASE": offline_stripe.url,
+        "STRIPE_JS_URL": offline_stripe.js_url,
+        "STRIPE_WEBHOOK_ENDPOINT_SECRET": "whsec_test_secret",
+        "STRIPE_MAX_NETWORK_RETRIES": 0,
+        "STRIPE_REQUESTS_PER_SECOND": 1000,
+    }
+
+
+@pytest.fixture
+def app(
+    database_url: str, stripe_config: dict[str, Any], offline_stripe: OfflineStripe, stripe_http: ValidatingHTTPClient
+) -> Iterator[Flask]:
+    offline_stripe.reset()
+    stripe_http.clear()
+    application = hostapp.create_app(
+        {**stripe_config, "SQLALCHEMY_DATABASE_URI": database_url}, http_client=stripe_http
+    )
+    with application.app_context():
+        reset_database(hostapp.db)
+        yield application
+        hostapp.db.session.remove()
+        hostapp.db.engine.dispose()
+
+
+@pytest.fixture
+def db(app: Flask) -> SQLAlchemy:
+    return hostapp.db
+
+
+@pytest.fixture
+def user(db: SQLAlchemy) -> hostapp.User:
+    account = hostapp.User(email="ada@example.com")
+    db.session.add(account)
+    db.session.commit()
+    return account
+
+
+@pytest.fixture
+def logged_in_client(client: FlaskClient, user: hostapp.User) -> FlaskClient:
+    """A test client whose session is logged in as ``user`` (through Flask-Login's session keys)."""
+    with client.session_transaction() as session:
+        session["_user_id"] = str(user.id)
+        session["_fresh"] = True
+    return client
+
+
+def table_names(engine: sa.Engine) -> set[str]:
+    return set(sa.inspect(engine).get_table_names())
