@@ -129,9 +129,9 @@ class StripeGateway:
         :param params: request parameters (nested dicts and lists are encoded the way Stripe expects).
         :param idempotency_key: for a mutating request, the key stored with the row it concerns.  Without one,
             a new key is made from *object_type* and *action* (which are then required).
-        :raises flask_stripe_billing.errors.StripeRequestError: (a subclass of it) when Stripe refuses the
-            request or cannot be reached; :class:`~flask_stripe_billing.errors.OutcomeUnknownError` when the
-            outcome is unknown.
+        :raises flask_stripe_billing.errors.StripeRequestError: when Stripe refuses the request or cannot be
+            reached (a subclass naming the kind of failure);
+            :class:`~flask_stripe_billing.errors.OutcomeUnknownError` when the outcome is unknown.
         """
         method = method.lower()
         options: dict[str, Any] = {}

@@ -13,45 +13,78 @@ from blinker import Namespace
 _signals = Namespace()
 
 stripe_charge_succeeded = _signals.signal("stripe-charge-succeeded")
-"""A charge went through.  Sender: the ``StripeCharge`` class.  Keyword arguments: ``instance`` (the charge)."""
+"""A charge went through.  Sender: the ``StripeCharge`` class.  Keyword arguments: ``instance`` (the charge).
+
+:meta hide-value:
+"""
 
 stripe_charge_card_exception = _signals.signal("stripe-charge-card-exception")
 """A charge was declined.  Sender: the ``StripeCharge`` class.  Keyword arguments: ``instance`` (the charge),
-``exception`` (the :class:`~flask_stripe_billing.errors.CardError`)."""
+``exception`` (the :class:`~flask_stripe_billing.errors.CardError`).
+
+:meta hide-value:
+"""
 
 stripe_charge_refunded = _signals.signal("stripe-charge-refunded")
 """A refund was made.  Sender: the ``StripeCharge`` class.  Keyword arguments: ``instance`` (the charge),
-``refund`` (the ``StripeRefund``)."""
+``refund`` (the ``StripeRefund``).
+
+:meta hide-value:
+"""
 
 payment_needs_action = _signals.signal("payment-needs-action")
 """A payment needs the customer to authenticate (3-D Secure).  Sender: the ``StripeCharge`` class.  Keyword
-arguments: ``instance`` (the charge), ``confirm_url`` (the page where the customer confirms it, or ``None``)."""
+arguments: ``instance`` (the charge), ``confirm_url`` (the page where the customer confirms it, or ``None``).
+
+:meta hide-value:
+"""
 
 customer_created = _signals.signal("customer-created")
-"""A customer was created at Stripe.  Sender: the ``StripeCustomer`` class.  Keyword arguments: ``instance``."""
+"""A customer was created at Stripe.  Sender: the ``StripeCustomer`` class.  Keyword arguments: ``instance``.
+
+:meta hide-value:
+"""
 
 subscription_created = _signals.signal("subscription-created")
 """A subscription was created at Stripe.  Sender: the ``StripeSubscription`` class.  Keyword arguments:
-``instance``."""
+``instance``.
+
+:meta hide-value:
+"""
 
 subscription_updated = _signals.signal("subscription-updated")
 """A subscription's status, plan or period changed.  Sender: the ``StripeSubscription`` class.  Keyword
-arguments: ``instance``."""
+arguments: ``instance``.
+
+:meta hide-value:
+"""
 
 subscription_canceled = _signals.signal("subscription-canceled")
 """A subscription was canceled (now, or at period end).  Sender: the ``StripeSubscription`` class.  Keyword
-arguments: ``instance``, ``at_period_end`` (bool)."""
+arguments: ``instance``, ``at_period_end`` (bool).
+
+:meta hide-value:
+"""
 
 coupon_synced = _signals.signal("coupon-synced")
 """A coupon was created, updated or deleted, here or in the Stripe Dashboard.  Sender: the ``StripeCoupon``
-class.  Keyword arguments: ``instance``, ``action`` (``"created"``, ``"updated"`` or ``"deleted"``)."""
+class.  Keyword arguments: ``instance``, ``action`` (``"created"``, ``"updated"`` or ``"deleted"``).
+
+:meta hide-value:
+"""
 
 webhook_pre_parse = _signals.signal("webhook-pre-parse")
 """A stored event is about to be processed.  Sender: the ``StripeWebhook`` class.  Keyword arguments:
 ``instance`` (the ``StripeWebhook``), ``event_type`` (``"customer.subscription.updated"``), ``event_model``
 (``"customer.subscription"``) and ``event_action`` (``"updated"``) — split at the last dot; both ``None`` for
-``ping``."""
+``ping``.
+
+:meta hide-value:
+"""
 
 webhook_post_parse = _signals.signal("webhook-post-parse")
 """A stored event was processed and the built-in handlers' changes committed.  Same arguments as
-:data:`webhook_pre_parse`."""
+:data:`webhook_pre_parse`.
+
+:meta hide-value:
+"""
