@@ -143,7 +143,7 @@ class StripeGateway:
             options["idempotency_key"] = idempotency_key
         self.rate_limiter.acquire()
         try:
-            response = self.client.raw_request(method, path, **dict(params or {}), **options)
+            response = self._send(method, path, dict(params or {}), options)
         except stripe.StripeError as exc:
             if isinstance(exc, stripe.RateLimitError):
                 self.rate_limiter.slow_down(1.0)
@@ -154,6 +154,21 @@ class StripeGateway:
                 f"Stripe answered {method.upper()} {path} with a body that is not an object."
             )
         return data
+
+    def _send(self, method: str, path: str, params: dict[str, Any], options: Any) -> Any:
+        # ``StripeClient.raw_request`` takes parameters and options from one dict and silently drops parameters
+        # named ``usage`` or ``base`` (a SetupIntent has a real ``usage``); its requestor keeps them apart.
+        requestor = self.client._requestor
+        body, status, headers = requestor.request_raw(
+            method,
+            path,
+            params=params,
+            options=options,
+            base_address="api",
+            api_mode="V1",
+            usage=["flask_stripe_billing"],
+        )
+        return requestor._interpret_response(body, status, headers, "V1")
 
     def list_all(
         self, path: str, params: Mapping[str, Any] | None = None, *, page_size: int = 100

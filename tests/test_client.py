@@ -236,3 +236,12 @@ def test_rate_limiter_slows_down_after_429() -> None:
 def test_gateway_shares_one_limiter_per_app(app: Flask) -> None:
     state = get_state(app)
     assert state.gateway.rate_limiter.interval == pytest.approx(1 / app.config["STRIPE_REQUESTS_PER_SECOND"])
+
+
+def test_parameters_named_like_request_options_reach_stripe(
+    stub: StripeStub, stripe_http: ValidatingHTTPClient
+) -> None:
+    app = stub_app(stub, stripe_http)
+    with app.app_context():
+        get_state(app).gateway.request("post", "/v1/setup_intents", {"usage": "off_session"}, idempotency_key="si-1")
+    assert stripe_http.last("POST").params["usage"] == "off_session"
