@@ -16,6 +16,7 @@ from .errors import ConfigurationError
 from .idempotency import stored_key_factory
 from .models.base import attach_to_host
 from .state import EXTENSION_KEY, BillingState, get_state
+from .webhooks.views import add_webhook_route
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
@@ -103,7 +104,9 @@ class StripeBilling:
         )
         app.cli.add_command(stripe_cli)
         if register_blueprint if register_blueprint is not None else self._register_blueprint:
-            app.register_blueprint(create_blueprint(), url_prefix=config.url_prefix or None)
+            blueprint = create_blueprint()
+            add_webhook_route(blueprint, config.webhook_url)
+            app.register_blueprint(blueprint, url_prefix=config.url_prefix or None)
 
     @property
     def gateway(self) -> StripeGateway:

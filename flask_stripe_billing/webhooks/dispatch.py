@@ -1,0 +1,70 @@
+"""Processing a stored event: signals around the registered handlers, status and errors kept on the row."""
+
+from __future__ import annotations
+
+import logging
+
+from ..models import StripeWebhook, WebhookStatus, utcnow
+from ..signals import webhook_post_parse, webhook_pre_parse
+from ..state import get_state
+from .registry import handlers_for
+
+logger = logging.getLogger(__name__)
+
+
+def split_event_type(event_type: str) -> tuple[str | None, str | None]:
+    """Split at the last dot: ``"customer.subscription.updated"`` -> ``("customer.subscription", "updated")``.
+
+    An event type without a dot (``"ping"``) gives ``(None, None)``.
+    """
+    model, dot, action = event_type.rpartition(".")
+    return (model, action) if dot else (None, None)
+
+
+def process_webhook(webhook_id: str) -> bool:
+    """Process one stored event; return whether it succeeded.  An event already processed is left alone.
+
+    ``webhook_pre_parse`` is sent, the handlers run, their changes and the new status are committed together,
+    then ``webhook_post_parse`` is sent.  If a handler or a listener raises, the changes are rolled back and
+    the event is marked failed with the error and the attempt count, for ``flask stripe replay-webhooks``.
+    """
+    session = get_state().db.session
+    webhook = session.get(StripeWebhook, webhook_id)
+    if webhook is None or webhook.status == WebhookStatus.PROCESSED:
+        return webhook is not None
+    webhook.status = WebhookStatus.PROCESSING
+    webhook.attempts += 1
+    session.commit()
+    model, action = split_event_type(webhook.type)
+    event_type = webhook.type
+    try:
+        webhook_pre_parse.send(
+            StripeWebhook, instance=webhook, event_type=event_type, event_model=model, event_action=action
+        )
+        for handler in handlers_for(webhook.type):
+            handler(webhook)
+        webhook.status = WebhookStatus.PROCESSED
+        webhook.is_parsed = True
+        webhook.parse_error = None
+        webhook.processed_at = utcnow()
+        session.commit()
+        webhook_post_parse.send(
+            StripeWebhook, instance=webhook, event_type=event_type, event_model=model, event_action=action
+        )
+    except Exception as exc:
+        logger.exception("Processing Stripe event %s (%s) failed", webhook_id, event_type)
+        record_failure(webhook_id, exc)
+        return False
+    return True
+
+
+def record_failure(webhook_id: str, exc: BaseException) -> None:
+    """Mark the event failed with *exc*, discarding whatever the failed attempt left in the session."""
+    session = get_state().db.session
+    session.rollback()
+    webhook = session.get(StripeWebhook, webhook_id)
+    if webhook is not None:
+        webhook.status = WebhookStatus.FAILED
+        webhook.is_parsed = False
+        webhook.parse_error = f"{type(exc).__name__}: {exc}"[:10_000]
+        session.commit()

@@ -1,0 +1,75 @@
+"""Storing an event exactly once, keyed by its Stripe id, with an insert that cannot race."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..models import StripeWebhook, WebhookStatus, from_timestamp, utcnow
+
+if TYPE_CHECKING:
+    from flask_sqlalchemy import SQLAlchemy
+
+
+class MalformedEventError(ValueError):
+    """The verified body is not a Stripe event object."""
+
+
+def event_fields(event: Any) -> dict[str, Any]:
+    """The columns of a :class:`StripeWebhook` for *event* (a decoded Stripe event).
+
+    :raises MalformedEventError: if *event* lacks an ``evt_`` id or a type.
+    """
+    if not isinstance(event, dict):
+        raise MalformedEventError("The body is not a JSON object.")
+    event_id, event_type = event.get("id"), event.get("type")
+    if not isinstance(event_id, str) or not event_id.startswith("evt_") or len(event_id) > 255:
+        raise MalformedEventError("The event has no valid 'id' (evt_...).")
+    if not isinstance(event_type, str) or not event_type or len(event_type) > 255:
+        raise MalformedEventError("The event has no 'type'.")
+    created = event.get("created")
+    api_version = event.get("api_version")
+    return {
+        "id": event_id,
+        "type": event_type,
+        "livemode": bool(event.get("livemode", False)),
+        "api_version": api_version if isinstance(api_version, str) else None,
+        "event_created": from_timestamp(created) if isinstance(created, int) else None,
+        "raw_data": event,
+        "status": WebhookStatus.RECEIVED,
+    }
+
+
+def store_event(db: SQLAlchemy, fields: dict[str, Any]) -> bool:
+    """Insert the event unless a row with its id exists; commit; return whether this call stored it.
+
+    ``INSERT ... ON CONFLICT DO NOTHING`` lets two deliveries of one event arrive at the same moment without
+    either failing: exactly one of them inserts, and only that one goes on to process the event.
+    """
+    now = utcnow()
+    values = {**fields, "received_at": now, "created_at": now, "updated_at": now, "attempts": 0, "is_parsed": False}
+    dialect = db.session.get_bind(mapper=sa.inspect(StripeWebhook)).dialect.name
+    statement: sa.Executable
+    if dialect == "postgresql":
+        statement = postgresql.insert(StripeWebhook).values(**values).on_conflict_do_nothing(index_elements=["id"])
+    elif dialect == "sqlite":
+        statement = sqlite.insert(StripeWebhook).values(**values).on_conflict_do_nothing(index_elements=["id"])
+    else:
+        return _store_portably(db, values)
+    # RETURNING says whether a row was inserted; rowcount is not reliable for this on every driver.
+    inserted = db.session.execute(statement.returning(StripeWebhook.id)).first() is not None  # type: ignore[attr-defined]
+    db.session.commit()
+    return inserted
+
+
+def _store_portably(db: SQLAlchemy, values: dict[str, Any]) -> bool:
+    """Other databases: insert, and take a duplicate-key error as "already stored"."""
+    try:
+        db.session.execute(sa.insert(StripeWebhook).values(**values))
+        db.session.commit()
+    except sa.exc.IntegrityError:
+        db.session.rollback()
+        return False
+    return True
