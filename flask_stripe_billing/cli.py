@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 from .errors import StripeRequestError
 from .idempotency import purge_idempotency_keys
 from .state import get_state
+from .webhooks.commands import replay_webhooks_command
 
 stripe_cli = AppGroup("stripe", help="Stripe billing: charges, subscriptions, webhooks and upkeep.")
 
@@ -47,3 +48,6 @@ def purge_idempotency_keys_command(older_than_hours: int | None) -> None:
     hours = older_than_hours or state.config.idempotency_key_max_age_hours
     deleted = purge_idempotency_keys(state.db, dt.timedelta(hours=hours))
     click.echo(f"Deleted {deleted} idempotency key record(s) older than {hours} hour(s).")
+
+
+stripe_cli.add_command(replay_webhooks_command)

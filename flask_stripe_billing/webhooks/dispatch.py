@@ -21,8 +21,10 @@ def split_event_type(event_type: str) -> tuple[str | None, str | None]:
     return (model, action) if dot else (None, None)
 
 
-def process_webhook(webhook_id: str) -> bool:
-    """Process one stored event; return whether it succeeded.  An event already processed is left alone.
+def process_webhook(webhook_id: str, *, force: bool = False) -> bool:
+    """Process one stored event; return whether it succeeded.
+
+    An event already processed is left alone unless *force* is true (``flask stripe replay-webhooks``).
 
     ``webhook_pre_parse`` is sent, the handlers run, their changes and the new status are committed together,
     then ``webhook_post_parse`` is sent.  If a handler or a listener raises, the changes are rolled back and
@@ -30,8 +32,10 @@ def process_webhook(webhook_id: str) -> bool:
     """
     session = get_state().db.session
     webhook = session.get(StripeWebhook, webhook_id)
-    if webhook is None or webhook.status == WebhookStatus.PROCESSED:
-        return webhook is not None
+    if webhook is None:
+        return False
+    if webhook.status == WebhookStatus.PROCESSED and not force:
+        return True
     webhook.status = WebhookStatus.PROCESSING
     webhook.attempts += 1
     session.commit()
