@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 from .errors import StripeRequestError
 from .idempotency import purge_idempotency_keys
 from .state import get_state
-from .webhooks.commands import replay_webhooks_command
+from .webhooks.commands import check_pending_webhooks_command, replay_webhooks_command
 
 stripe_cli = AppGroup("stripe", help="Stripe billing: charges, subscriptions, webhooks and upkeep.")
 
@@ -51,3 +51,4 @@ def purge_idempotency_keys_command(older_than_hours: int | None) -> None:
 
 
 stripe_cli.add_command(replay_webhooks_command)
+stripe_cli.add_command(check_pending_webhooks_command)

@@ -1,15 +1,18 @@
-"""``flask stripe replay-webhooks``: process stored events again."""
+"""``flask stripe replay-webhooks`` and ``flask stripe check-pending-webhooks``."""
 
 from __future__ import annotations
 
 import datetime as dt
+import socket
 
 import click
 import sqlalchemy as sa
 
+from ..mail import mail_admins
 from ..models import StripeWebhook, WebhookStatus, utcnow
 from ..state import get_state
 from .dispatch import process_webhook
+from .pending import fetch_event, pending_events, pending_report
 
 #: An event stored but still not processed after this long was lost on its way to the processor.
 STALE_AFTER = dt.timedelta(minutes=5)
@@ -42,4 +45,40 @@ def replay_webhooks_command(failed: bool, event_ids: tuple[str, ...], since: dt.
         click.echo(f"{event_id}: failed: {session.get(StripeWebhook, event_id).parse_error}", err=True)  # type: ignore[union-attr]
     click.echo(f"Replayed {len(ids)} event(s): {len(ids) - len(failures)} processed, {len(failures)} failed.")
     if failures or missing:
+        raise SystemExit(1)
+
+
+@click.command("check-pending-webhooks")
+@click.option("--site", default=None, help="The site's name in the report (default: this host's name).")
+@click.option("--fetch", is_flag=True, help="Store and process the events this endpoint missed.")
+@click.option(
+    "--lookback-hours",
+    type=click.IntRange(min=1, max=720),
+    default=72,
+    show_default=True,
+    help="How far back to look when no event is stored yet.",
+)
+def check_pending_webhooks_command(site: str | None, fetch: bool, lookback_hours: int) -> None:
+    """Report Stripe events that never reached this endpoint; above STRIPE_PENDING_WEBHOOKS_THRESHOLD, e-mail
+    STRIPE_ADMINS and exit 1."""
+    state = get_state()
+    site = site or socket.getfqdn()
+    events = list(pending_events(dt.timedelta(hours=lookback_hours)))
+    ids = [event["id"] for event in events]
+    click.echo(f"{len(ids)} pending event(s) for {site}" + (": " + ", ".join(ids) if ids else "."))
+    failed = 0
+    if fetch:
+        failed = sum(not fetch_event(event) for event in events)
+        click.echo(f"Fetched {len(events)} event(s): {len(events) - failed} processed, {failed} failed.")
+    threshold = state.config.pending_webhooks_threshold
+    if len(ids) > threshold:
+        body = pending_report(site, state.config.env_prefix, threshold, ids)
+        subject = f"{len(ids)} Stripe events pending for {site}"
+        if mail_admins(state.config, subject, body):
+            click.echo(f"E-mailed {', '.join(state.config.admins)}.")
+        else:
+            click.echo("STRIPE_ADMINS is empty: nobody was e-mailed.", err=True)
+        click.echo(f"More than {threshold} event(s) pending (STRIPE_PENDING_WEBHOOKS_THRESHOLD).", err=True)
+        raise SystemExit(1)
+    if failed:
         raise SystemExit(1)
