@@ -36,11 +36,11 @@ def process_webhook(webhook_id: str, *, force: bool = False) -> bool:
         return False
     if webhook.status == WebhookStatus.PROCESSED and not force:
         return True
-    webhook.status = WebhookStatus.PROCESSING
-    webhook.attempts += 1
-    session.commit()
-    model, action = split_event_type(webhook.type)
+    # One transaction for the handlers' changes and the status: a crash part-way leaves the event "received",
+    # which replay-webhooks --failed takes up; no intermediate commit is needed (each one costs a disk sync).
     event_type = webhook.type
+    model, action = split_event_type(event_type)
+    committed = False
     try:
         webhook_pre_parse.send(
             StripeWebhook, instance=webhook, event_type=event_type, event_model=model, event_action=action
@@ -48,27 +48,30 @@ def process_webhook(webhook_id: str, *, force: bool = False) -> bool:
         for handler in handlers_for(webhook.type):
             handler(webhook)
         webhook.status = WebhookStatus.PROCESSED
+        webhook.attempts += 1
         webhook.is_parsed = True
         webhook.parse_error = None
         webhook.processed_at = utcnow()
         session.commit()
+        committed = True
         webhook_post_parse.send(
             StripeWebhook, instance=webhook, event_type=event_type, event_model=model, event_action=action
         )
     except Exception as exc:
         logger.exception("Processing Stripe event %s (%s) failed", webhook_id, event_type)
-        record_failure(webhook_id, exc)
+        record_failure(webhook_id, exc, count_attempt=not committed)
         return False
     return True
 
 
-def record_failure(webhook_id: str, exc: BaseException) -> None:
+def record_failure(webhook_id: str, exc: BaseException, *, count_attempt: bool = True) -> None:
     """Mark the event failed with *exc*, discarding whatever the failed attempt left in the session."""
     session = get_state().db.session
     session.rollback()
     webhook = session.get(StripeWebhook, webhook_id)
     if webhook is not None:
         webhook.status = WebhookStatus.FAILED
+        webhook.attempts += int(count_attempt)
         webhook.is_parsed = False
         webhook.parse_error = f"{type(exc).__name__}: {exc}"[:10_000]
         session.commit()
