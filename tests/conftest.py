@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -99,9 +100,16 @@ def app(
 ) -> Iterator[Flask]:
     offline_stripe.reset()
     stripe_http.clear()
-    application = hostapp.create_app(
+    with running_app(
         {**stripe_config, "SQLALCHEMY_DATABASE_URI": database_url}, http_client=stripe_http
-    )
+    ) as application:
+        yield application
+
+
+@contextlib.contextmanager
+def running_app(config: dict[str, Any], **init_kwargs: Any) -> Iterator[Flask]:
+    """A host app with *config*, in an app context, on an empty database; cleaned up afterwards."""
+    application = hostapp.create_app(config, **init_kwargs)
     with application.app_context():
         reset_database(hostapp.db)
         yield application

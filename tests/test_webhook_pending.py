@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import email
 import email.policy
 from collections.abc import Iterator
@@ -17,8 +16,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_stripe_billing.models import StripeWebhook, WebhookStatus
 from flask_stripe_billing.offline import free_port
 from flask_stripe_billing.state import get_state
-from tests import hostapp
-from tests.conftest import reset_database
+from tests.conftest import running_app
 from tests.stripe_openapi.http_client import ValidatingHTTPClient
 
 
@@ -61,22 +59,12 @@ def alerting_config(smtp: tuple[Inbox, int], stripe_config: dict[str, Any], data
     }
 
 
-@contextlib.contextmanager
-def running(config: dict[str, Any], stripe_http: ValidatingHTTPClient) -> Iterator[Flask]:
-    app = hostapp.create_app(config, http_client=stripe_http)
-    with app.app_context():
-        reset_database(hostapp.db)
-        yield app
-        hostapp.db.session.remove()
-        hostapp.db.engine.dispose()
-
-
 @pytest.fixture
 def alerting_app(
     alerting_config: dict[str, Any], stripe_http: ValidatingHTTPClient, offline_stripe: Any
 ) -> Iterator[Flask]:
     offline_stripe.reset()
-    with running(alerting_config, stripe_http) as app:
+    with running_app(alerting_config, http_client=stripe_http) as app:
         yield app
 
 
@@ -136,7 +124,9 @@ def test_unreachable_smtp_server_is_an_error(
     alerting_config: dict[str, Any], stripe_http: ValidatingHTTPClient, offline_stripe: Any
 ) -> None:
     offline_stripe.reset()
-    with running({**alerting_config, "MAIL_PORT": free_port()}, stripe_http) as app:  # nothing listens there
+    with running_app(
+        {**alerting_config, "MAIL_PORT": free_port()}, http_client=stripe_http
+    ) as app:  # nothing listens there
         make_events(app, 2)
         result = check(app)
         assert result.exit_code != 0

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
 from flask.testing import FlaskClient
 from flask_sqlalchemy import SQLAlchemy
 
@@ -20,6 +19,7 @@ from flask_stripe_billing.signals import webhook_post_parse, webhook_pre_parse
 from flask_stripe_billing.webhooks import handles, process_webhook
 from flask_stripe_billing.webhooks.registry import unregister
 from tests import hostapp
+from tests.conftest import running_app
 
 URL = "/billing/webhooks"
 SECRET = "whsec_test_secret"  # the suite's STRIPE_WEBHOOK_ENDPOINT_SECRET
@@ -118,23 +118,11 @@ def test_redelivery_is_acknowledged_and_not_processed_again(
 
 
 def test_any_configured_secret_verifies(stripe_config: dict[str, Any], database_url: str) -> None:
-    app = hostapp.create_app(
-        {
-            **stripe_config,
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "STRIPE_WEBHOOK_ENDPOINT_SECRET": ["whsec_old", "whsec_new"],
-        }
-    )
-    with app.app_context():
-        hostapp.db.session.remove()
-        hostapp.db.drop_all()
-        hostapp.db.create_all()
+    config = {**stripe_config, "SQLALCHEMY_DATABASE_URI": database_url}
+    with running_app({**config, "STRIPE_WEBHOOK_ENDPOINT_SECRET": ["whsec_old", "whsec_new"]}) as app:
         body = json.dumps(event("evt_rotated")).encode()
         assert deliver(app.test_client(), body, signed_headers(body, "whsec_new")).status_code == 200
         assert deliver(app.test_client(), body, signed_headers(body, "whsec_other")).status_code == 400
-        hostapp.db.session.remove()
-        hostapp.db.drop_all()
-        hostapp.db.engine.dispose()
 
 
 BODY = json.dumps(event("evt_bad")).encode()
@@ -177,20 +165,12 @@ def test_bad_requests_are_refused_and_store_nothing(
 
 
 def test_fails_closed_without_a_secret(stripe_config: dict[str, Any], database_url: str) -> None:
-    app = hostapp.create_app(
-        {**stripe_config, "SQLALCHEMY_DATABASE_URI": database_url, "STRIPE_WEBHOOK_ENDPOINT_SECRET": None}
-    )
-    with app.app_context():
-        hostapp.db.session.remove()
-        hostapp.db.drop_all()
-        hostapp.db.create_all()
+    config = {**stripe_config, "SQLALCHEMY_DATABASE_URI": database_url, "STRIPE_WEBHOOK_ENDPOINT_SECRET": None}
+    with running_app(config) as app:
         body = json.dumps(event("evt_unconfigured")).encode()
         response = deliver(app.test_client(), body, signed_headers(body, ""))
         assert response.status_code == 503
         assert hostapp.db.session.scalars(sa.select(StripeWebhook)).all() == []
-        hostapp.db.session.remove()
-        hostapp.db.drop_all()
-        hostapp.db.engine.dispose()
 
 
 def test_only_post_and_no_login_needed(client: FlaskClient) -> None:
@@ -244,20 +224,12 @@ def enqueue(webhook: StripeWebhook) -> None:
 def test_event_callback_receives_the_stored_event_instead_of_inline_processing(
     stripe_config: dict[str, Any], database_url: str
 ) -> None:
-    app: Flask = hostapp.create_app(
-        {
-            **stripe_config,
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "STRIPE_WEBHOOK_EVENT_CALLBACK": "tests.test_webhook_route:enqueue",
-        }
-    )
+    config = {
+        **stripe_config,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "STRIPE_WEBHOOK_EVENT_CALLBACK": "tests.test_webhook_route:enqueue",
+    }
     received_by_callback.clear()
-    with app.app_context():
-        hostapp.db.session.remove()
-        hostapp.db.drop_all()
-        hostapp.db.create_all()
+    with running_app(config) as app:
         deliver(app.test_client(), json.dumps(event("evt_queued")).encode())
         assert received_by_callback == [("evt_queued", WebhookStatus.RECEIVED)]
-        hostapp.db.session.remove()
-        hostapp.db.drop_all()
-        hostapp.db.engine.dispose()
