@@ -10,4 +10,8 @@ BLUEPRINT_NAME = "stripe_billing"
 
 def create_blueprint() -> Blueprint:
     """A new blueprint for one application (blueprints keep no per-application state of ours)."""
-    return Blueprint(BLUEPRINT_NAME, __name__, template_folder="templates", static_folder="static")
+    from .api import register_api
+
+    blueprint = Blueprint(BLUEPRINT_NAME, __name__, template_folder="templates", static_folder="static")
+    register_api(blueprint)
+    return blueprint

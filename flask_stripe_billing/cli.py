@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 
 import click
+import sqlalchemy as sa
 from flask.cli import AppGroup
 
 from .errors import StripeRequestError
 from .idempotency import purge_idempotency_keys
+from .models.customer import StripeCustomer
 from .state import get_state
 from .webhooks.commands import check_pending_webhooks_command, replay_webhooks_command
 
@@ -48,6 +51,29 @@ def purge_idempotency_keys_command(older_than_hours: int | None) -> None:
     hours = older_than_hours or state.config.idempotency_key_max_age_hours
     deleted = purge_idempotency_keys(state.db, dt.timedelta(hours=hours))
     click.echo(f"Deleted {deleted} idempotency key record(s) older than {hours} hour(s).")
+
+
+@stripe_cli.command("refresh-customers")
+@click.option("--batch-size", type=click.IntRange(min=1), default=100, help="Customers loaded at a time.")
+def refresh_customers_command(batch_size: int) -> None:
+    """Bring the cards and default card of every local customer up to date from Stripe."""
+    from .customers import refresh_all_customers
+
+    state = get_state()
+    total = state.db.session.scalar(
+        sa.select(sa.func.count()).select_from(StripeCustomer).where(StripeCustomer.stripe_customer_id.is_not(None))
+    )
+    if sys.stdout.isatty():
+        with click.progressbar(length=total or 0, label="Refreshing customers") as bar:
+            summary = refresh_all_customers(batch_size=batch_size, on_progress=bar.update)
+    else:
+        summary = refresh_all_customers(batch_size=batch_size)
+    click.echo(
+        f"Refreshed {summary.total} customer(s): {summary.updated} updated, {summary.unchanged} unchanged, "
+        f"{summary.missing} missing at Stripe, {summary.errors} error(s)."
+    )
+    if summary.errors:
+        raise SystemExit(1)
 
 
 stripe_cli.add_command(replay_webhooks_command)

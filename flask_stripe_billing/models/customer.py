@@ -39,6 +39,27 @@ class StripeCustomer(SubscriberMixin, StripeObjectMixin, Base):
                 return source
         return None
 
+    def create_at_stripe(self, token_or_payment_method: str) -> StripeCustomer:
+        """Create a new customer for this row's subscriber at Stripe (see :func:`.customers.create_customer`).
+
+        Returns the new row; this one is superseded by it.
+        """
+        from ..customers import create_customer
+
+        return create_customer(self.subscriber, token_or_payment_method)
+
+    def refresh_from_stripe(self) -> StripeCustomer:
+        """Update ``sources`` and ``default_source`` from Stripe (see :func:`.customers.refresh_customer`)."""
+        from ..customers import refresh_customer
+
+        return refresh_customer(self)
+
+    def add_new_source(self, token_or_payment_method: str) -> StripeCustomer:
+        """Add a card and make it the default (see :func:`.customers.add_new_source`)."""
+        from ..customers import add_new_source
+
+        return add_new_source(self, token_or_payment_method)
+
     @classmethod
     def get_latest_active_customer_for_user(cls, subscriber: Any) -> StripeCustomer | None:
         """The subscriber's newest active customer created at Stripe, or ``None``.  Reads only the database."""
