@@ -161,12 +161,13 @@ def default_source_id(data: Mapping[str, Any]) -> str | None:
 def _create_at_stripe(customer: StripeCustomer, subscriber: Any, token_or_payment_method: str) -> dict[str, Any]:
     """POST the customer (with its stored key), attach the card, and return the customer as Stripe sees it."""
     gateway = get_state().gateway
-    params: dict[str, Any] = {
-        "metadata": {"subscriber_id": str(customer.subscriber_id), "subscriber_type": type(subscriber).__name__}
-    }
+    # The metadata lets a customer be linked back to its subscriber from the Stripe Dashboard or a later import.
+    metadata = {"subscriber_id": str(customer.subscriber_id), "subscriber_type": type(subscriber).__name__}
+    params: dict[str, Any] = {"metadata": metadata}
     email = getattr(subscriber, "email", None)
     if email:
         params["email"] = email
+        metadata["subscriber_email"] = str(email)
     is_token = not token_or_payment_method.startswith("pm_")
     if not is_token:
         check_payment_method_is_free(token_or_payment_method, None)

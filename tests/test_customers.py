@@ -64,7 +64,11 @@ def test_token_flow_creates_a_customer_with_its_card(app: Flask, db: SQLAlchemy,
     assert customer.default_source_data == source
     at_stripe = get_state().gateway.request("get", f"/v1/customers/{customer.stripe_customer_id}")
     assert at_stripe["email"] == "ada@example.com"
-    assert at_stripe["metadata"] == {"subscriber_id": str(user.id), "subscriber_type": "User"}
+    assert at_stripe["metadata"] == {
+        "subscriber_id": str(user.id),
+        "subscriber_type": "User",
+        "subscriber_email": "ada@example.com",
+    }
     assert StripeCustomer.get_latest_active_customer_for_user(user) is customer
 
 
@@ -210,8 +214,15 @@ def test_api_decline_is_a_400_with_a_safe_message(app: Flask, db: SQLAlchemy, lo
     assert all(row.is_active is False for row in all_customers(db))
 
 
-def test_api_unknown_token_is_a_400(app: Flask, db: SQLAlchemy, logged_in_client: FlaskClient) -> None:
-    response = logged_in_client.post(f"{API}/customers", json={"stripe_js_response": {"id": "tok_unknown"}})
+@pytest.mark.parametrize(
+    "body",
+    [{"stripe_js_response": {"id": "tok_unknown"}}, {"payment_method": "pm_unknown"}],
+    ids=["token", "payment-method"],
+)
+def test_api_unknown_token_or_payment_method_is_a_400(
+    app: Flask, db: SQLAlchemy, logged_in_client: FlaskClient, body: dict[str, Any]
+) -> None:
+    response = logged_in_client.post(f"{API}/customers", json=body)
     assert response.status_code == 400
     assert "stripe_error" in response.get_json()
     assert all(row.is_active is False for row in all_customers(db))
