@@ -1,0 +1,62 @@
+"""Real deliveries: the offline Stripe (localstripe) signs and sends its events to the app served on a port."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from flask_stripe_billing.models import StripeWebhook, WebhookStatus
+from flask_stripe_billing.offline import OfflineStripe
+from flask_stripe_billing.state import get_state
+
+
+@pytest.fixture
+def served(app: Flask) -> Iterator[str]:
+    server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def test_events_from_the_offline_stripe_are_verified_stored_and_processed(
+    app: Flask, db: SQLAlchemy, served: str, offline_stripe: OfflineStripe
+) -> None:
+    offline_stripe.register_webhook(
+        "suite", f"{served}/billing/webhooks", "whsec_test_secret", events=["customer.created", "customer.updated"]
+    )
+    try:
+        deliver_and_check(app, db, offline_stripe)
+    finally:
+        # localstripe cannot forget a webhook: point it at an event type that never happens.
+        offline_stripe.register_webhook(
+            "suite", f"{served}/billing/webhooks", "whsec_test_secret", events=["never.sent"]
+        )
+
+
+def deliver_and_check(app: Flask, db: SQLAlchemy, offline_stripe: OfflineStripe) -> None:
+    gateway = get_state(app).gateway
+    customer = gateway.request("post", "/v1/customers", {"email": "live@example.com"}, idempotency_key="deliver-1")
+    gateway.request("post", f"/v1/customers/{customer['id']}", {"description": "VIP"}, idempotency_key="deliver-2")
+
+    deadline = time.monotonic() + 20  # localstripe waits a second before it sends
+    hooks: list[StripeWebhook] = []
+    while time.monotonic() < deadline:
+        db.session.expire_all()
+        hooks = list(db.session.scalars(sa.select(StripeWebhook).order_by(StripeWebhook.type)))
+        if len(hooks) == 2 and all(hook.status == WebhookStatus.PROCESSED for hook in hooks):
+            break
+        time.sleep(0.2)
+    assert [hook.type for hook in hooks] == ["customer.created", "customer.updated"]
+    assert {hook.status for hook in hooks} == {WebhookStatus.PROCESSED}
+    assert all(hook.raw_data["data"]["object"]["id"] == customer["id"] for hook in hooks)
