@@ -79,6 +79,9 @@ def api_view(view: F) -> F:
             return json_error(400, stripe_error=exc.user_message)
         except errors.InvalidRequestError as exc:
             return json_error(400, stripe_error=exc.message)
+        except errors.StripeRequestError as exc:
+            # Stripe unreachable, overloaded or refusing our key: not the caller's fault, and worth a retry.
+            return json_error(502, stripe_error=exc.user_message)
 
     return cast("F", wrapper)
 

@@ -177,15 +177,16 @@ def _create_at_stripe(customer: StripeCustomer, subscriber: Any, token_or_paymen
     customer.stripe_customer_id = created["id"]
     if is_token:
         return _fetch(created["id"])
-    _attach(created["id"], token_or_payment_method)
+    _attach(created["id"], token_or_payment_method, owner_checked=True)
     return _fetch(created["id"])
 
 
-def _attach(stripe_customer_id: str, token_or_payment_method: str) -> None:
+def _attach(stripe_customer_id: str, token_or_payment_method: str, *, owner_checked: bool = False) -> None:
     """Attach a token's card or a payment method to a Stripe customer and make it the default."""
     gateway = get_state().gateway
     if token_or_payment_method.startswith("pm_"):
-        check_payment_method_is_free(token_or_payment_method, stripe_customer_id)
+        if not owner_checked:
+            check_payment_method_is_free(token_or_payment_method, stripe_customer_id)
         gateway.request(
             "post",
             f"/v1/payment_methods/{token_or_payment_method}/attach",

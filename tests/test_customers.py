@@ -367,3 +367,25 @@ def test_api_payment_method_of_another_customer_is_refused(
     assert StripeCustomer.get_latest_active_customer_for_user(user) is None
     db.session.refresh(theirs)
     assert theirs.is_active
+
+
+def test_api_stripe_outage_is_a_json_502(stripe_config: dict[str, Any], database_url: str) -> None:
+    from flask_stripe_billing.offline import free_port
+    from tests.conftest import running_app
+
+    config = {
+        **stripe_config,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "STRIPE_API_BASE": f"http://127.0.0.1:{free_port()}",  # nothing listens there
+        "STRIPE_MAX_NETWORK_RETRIES": 0,
+    }
+    with running_app(config) as app:
+        account = hostapp.User(email="outage@example.com")
+        hostapp.db.session.add(account)
+        hostapp.db.session.commit()
+        client = app.test_client()
+        with client.session_transaction() as session:
+            session["_user_id"] = str(account.id)
+        response = client.post(f"{API}/setup-intents", json={})
+        assert response.status_code == 502
+        assert response.get_json() == {"stripe_error": errors.StripeRequestError.default_user_message}
