@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 
 import click
 import sqlalchemy as sa
 from flask.cli import AppGroup
 
+from .batch import progress
 from .errors import StripeRequestError
 from .idempotency import purge_idempotency_keys
 from .models.customer import StripeCustomer
@@ -63,11 +63,8 @@ def refresh_customers_command(batch_size: int) -> None:
     total = state.db.session.scalar(
         sa.select(sa.func.count()).select_from(StripeCustomer).where(StripeCustomer.stripe_customer_id.is_not(None))
     )
-    if sys.stdout.isatty():
-        with click.progressbar(length=total or 0, label="Refreshing customers") as bar:
-            summary = refresh_all_customers(batch_size=batch_size, on_progress=bar.update)
-    else:
-        summary = refresh_all_customers(batch_size=batch_size)
+    with progress(total or 0, "Refreshing customers") as update:
+        summary = refresh_all_customers(batch_size=batch_size, on_progress=update)
     click.echo(
         f"Refreshed {summary.total} customer(s): {summary.updated} updated, {summary.unchanged} unchanged, "
         f"{summary.missing} missing at Stripe, {summary.errors} error(s)."
