@@ -4,12 +4,14 @@ The public names are below; models are in :mod:`flask_stripe_billing.models`, si
 :mod:`flask_stripe_billing.signals`, exceptions in :mod:`flask_stripe_billing.errors`.
 """
 
+from .billable import BillableMixin
 from .errors import BillingError, CardError, ConfigurationError, OutcomeUnknownError, StripeRequestError
 from .extension import StripeBilling
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BillableMixin",
     "BillingError",
     "CardError",
     "ConfigurationError",

@@ -1,4 +1,4 @@
-"""The JSON API for browser callers: customers and SetupIntents.
+"""The JSON API for browser callers: customers, SetupIntents and coupons.
 
 Every route needs a logged-in subscriber (an anonymous caller gets a JSON 401, never a redirect) and answers
 in JSON.  State-changing requests must be sent as ``Content-Type: application/json``: a cross-site HTML form
@@ -40,6 +40,7 @@ def register_api(blueprint: Blueprint) -> None:
         "/api/customers/<stripe_customer_id>", "api_customer", customer_view, methods=["GET", "PATCH"]
     )
     blueprint.add_url_rule("/api/setup-intents", "api_create_setup_intent", setup_intent_view, methods=["POST"])
+    blueprint.add_url_rule("/api/coupons/<coupon_id>", "api_coupon", coupon_view, methods=["GET"])
 
 
 def current_subscriber() -> Any:
@@ -148,7 +149,7 @@ def customer_view(subscriber: Any, stripe_customer_id: str) -> JSONResult:
         return json_error(404, error="No such customer.")
     if request.method == "PATCH":
         source = json_body().get("default_source")
-        if not isinstance(source, str) or source not in {item.get("id") for item in customer.sources or ()}:
+        if not isinstance(source, str) or source not in customer.card_ids:
             raise BadRequest({"default_source": "Must be the id of one of this customer's cards."})
         customers.set_default_source(customer, source)
     return jsonify(customer_json(customer)), 200
@@ -165,3 +166,14 @@ def setup_intent_view(subscriber: Any) -> JSONResult:
         "post", "/v1/setup_intents", params, object_type="setup_intent", action="create"
     )
     return jsonify({"id": intent["id"], "client_secret": intent.get("client_secret")}), 201
+
+
+@api_view
+def coupon_view(subscriber: Any, coupon_id: str) -> JSONResult:
+    """``GET /api/coupons/<coupon_id>``: a live coupon's public fields; a deleted or unknown one is a 404."""
+    from .coupons import coupon_json, get_live_coupon
+
+    coupon = get_live_coupon(coupon_id)
+    if coupon is None:
+        return json_error(404, error="No such coupon.")
+    return jsonify(coupon_json(coupon)), 200

@@ -9,10 +9,12 @@ import sqlalchemy as sa
 from flask.cli import AppGroup
 
 from .batch import progress
+from .charge_runner import charge_command
 from .errors import StripeRequestError
 from .idempotency import purge_idempotency_keys
 from .models.customer import StripeCustomer
 from .state import get_state
+from .subscription_commands import end_subscriptions_command, refresh_coupons_command
 from .webhooks.commands import check_pending_webhooks_command, replay_webhooks_command
 
 stripe_cli = AppGroup("stripe", help="Stripe billing: charges, subscriptions, webhooks and upkeep.")
@@ -75,3 +77,6 @@ def refresh_customers_command(batch_size: int) -> None:
 
 stripe_cli.add_command(replay_webhooks_command)
 stripe_cli.add_command(check_pending_webhooks_command)
+stripe_cli.add_command(end_subscriptions_command)
+stripe_cli.add_command(refresh_coupons_command)
+stripe_cli.add_command(charge_command)

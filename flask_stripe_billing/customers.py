@@ -8,17 +8,20 @@ flows are accepted wherever a card is added: a Stripe.js token (``tok_...``) and
 
 from __future__ import annotations
 
+import datetime as dt
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from . import errors, signals
-from .models.base import subscriber_key, utcnow
+from .models.base import subscriber_key
 from .models.customer import StripeCustomer
+from .shapes import expandable_id, list_data
 from .state import get_state
+from .sync import fetched_now, remember
 
 #: The card fields kept in a source summary.
 SUMMARY_FIELDS = ("brand", "last4", "exp_month", "exp_year")
@@ -64,18 +67,24 @@ def refresh_customer(customer: StripeCustomer) -> StripeCustomer:
     state = get_state()
     if not customer.stripe_customer_id:
         raise ValueError(f"{customer!r} was not created at Stripe.")
-    try:
-        data = _fetch(customer.stripe_customer_id)
-    except errors.InvalidRequestError as exc:
-        if exc.code != "resource_missing" and exc.http_status != 404:
-            raise
-        data = {"deleted": True}
-    if data.get("deleted"):
-        customer.is_active = False
-    else:
-        apply_stripe_customer(customer, data)
+    seen_at = fetched_now()
+    apply_stripe_customer(customer, read_customer(customer.stripe_customer_id), seen_at)
     state.db.session.commit()
     return customer
+
+
+def read_customer(stripe_customer_id: str) -> dict[str, Any]:
+    """The customer as Stripe has it now, with its cards (see :func:`_fetch`).
+
+    A customer Stripe no longer has (a 404 ``resource_missing``) comes back as ``{"id": ..., "deleted": True}``.
+    This sends requests: never call it while the session holds uncommitted writes.
+    """
+    try:
+        return _fetch(stripe_customer_id)
+    except errors.InvalidRequestError as exc:
+        if not exc.is_missing:
+            raise
+        return {"id": stripe_customer_id, "object": "customer", "deleted": True}
 
 
 def add_new_source(customer: StripeCustomer, token_or_payment_method: str) -> StripeCustomer:
@@ -94,7 +103,7 @@ def set_default_source(customer: StripeCustomer, source_id: str) -> StripeCustom
 
     :raises ValueError: when *source_id* is not one of the customer's cards.
     """
-    if source_id not in {source.get("id") for source in customer.sources or () if isinstance(source, dict)}:
+    if source_id not in customer.card_ids:
         raise ValueError(f"{source_id!r} is not a card of this customer.")
     assert customer.stripe_customer_id is not None
     get_state().gateway.request(
@@ -107,13 +116,30 @@ def set_default_source(customer: StripeCustomer, source_id: str) -> StripeCustom
     return refresh_customer(customer)
 
 
-def apply_stripe_customer(customer: StripeCustomer, data: Mapping[str, Any]) -> None:
-    """Copy what we keep of a Stripe customer object (id, cards, default card, raw object) onto the row."""
+def apply_stripe_customer(
+    customer: StripeCustomer, data: Mapping[str, Any], seen_at: dt.datetime | None = None
+) -> None:
+    """Copy what we keep of a Stripe customer object (id, cards, default card, raw object) onto the row.
+
+    *seen_at* is when *data* was current at Stripe (an event's ``created``; default: fetched now), see
+    :mod:`flask_stripe_billing.sync`; the caller decides whether *data* is newer than the row.  An object
+    without a card list (current API versions leave ``sources`` out unless expanded) keeps the row's cards.
+    A deleted customer (``"deleted": true``) only marks the row inactive: its last object and cards are kept
+    as a record.
+    """
+    if data.get("deleted"):
+        customer.is_active = False
+        return
     customer.stripe_customer_id = data.get("id") or customer.stripe_customer_id
-    customer.sources = summarize_sources(data)
+    if has_card_list(data):
+        customer.sources = summarize_sources(data)
     customer.default_source = default_source_id(data)
-    customer.stripe_response = dict(data)
-    customer.stripe_synced_at = utcnow()
+    remember(customer, data, seen_at)
+
+
+def has_card_list(data: Mapping[str, Any]) -> bool:
+    """Whether a Stripe customer object carries its cards (``sources``, or ``payment_methods`` we fetched)."""
+    return any(isinstance(data.get(key), Mapping | list) for key in ("sources", "payment_methods"))
 
 
 def summarize_sources(data: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -124,7 +150,7 @@ def summarize_sources(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     """
     summaries: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for item in _list_data(data.get("sources")) + _list_data(data.get("payment_methods")):
+    for item in list_data(data.get("sources")) + list_data(data.get("payment_methods")):
         summary = summarize_card(item)
         if summary is not None and summary["id"] not in seen:
             seen.add(summary["id"])
@@ -146,16 +172,8 @@ def summarize_card(item: Any) -> dict[str, Any] | None:
 def default_source_id(data: Mapping[str, Any]) -> str | None:
     """The default card's id: ``invoice_settings.default_payment_method``, else ``default_source``."""
     settings = data.get("invoice_settings")
-    candidates: Iterable[Any] = (
-        settings.get("default_payment_method") if isinstance(settings, Mapping) else None,
-        data.get("default_source"),
-    )
-    for candidate in candidates:
-        if isinstance(candidate, Mapping):
-            candidate = candidate.get("id")
-        if isinstance(candidate, str) and candidate:
-            return candidate
-    return None
+    default_payment_method = settings.get("default_payment_method") if isinstance(settings, Mapping) else None
+    return expandable_id(default_payment_method) or expandable_id(data.get("default_source"))
 
 
 def _create_at_stripe(customer: StripeCustomer, subscriber: Any, token_or_payment_method: str) -> dict[str, Any]:
@@ -219,9 +237,7 @@ def check_payment_method_is_free(payment_method_id: str, stripe_customer_id: str
     :raises flask_stripe_billing.errors.InvalidRequestError: when it belongs to someone else (or is unknown).
     """
     method = get_state().gateway.request("get", f"/v1/payment_methods/{payment_method_id}")
-    owner = method.get("customer")
-    if isinstance(owner, Mapping):
-        owner = owner.get("id")
+    owner = expandable_id(method.get("customer"))
     if owner and owner != stripe_customer_id:
         raise errors.InvalidRequestError(
             f"Payment method {payment_method_id} is attached to another customer.",
@@ -254,13 +270,6 @@ def _fetch(stripe_customer_id: str) -> dict[str, Any]:
         "data": list(gateway.list_all("/v1/payment_methods", {"customer": stripe_customer_id, "type": "card"}))
     }
     return data
-
-
-def _list_data(value: Any) -> list[Any]:
-    """The items of a Stripe list object (or a plain list); ``[]`` for anything else."""
-    if isinstance(value, Mapping):
-        value = value.get("data")
-    return list(value) if isinstance(value, list) else []
 
 
 def _deactivate_older_customers(customer: StripeCustomer) -> None:

@@ -81,7 +81,12 @@ class CardError(StripeRequestError):
 
 
 class InvalidRequestError(StripeRequestError):
-    """Stripe rejected the request's parameters, or the object does not exist (``code == "resource_missing"``)."""
+    """Stripe rejected the request's parameters, or the object does not exist (:attr:`is_missing`)."""
+
+    @property
+    def is_missing(self) -> bool:
+        """Whether Stripe has no such object (``resource_missing``, or a 404)."""
+        return self.code == "resource_missing" or self.http_status == 404
 
 
 class IdempotencyError(StripeRequestError):
@@ -109,3 +114,58 @@ class StripeConnectionError(OutcomeUnknownError):
 
 class NoCustomerError(BillingError):
     """The subscriber has no active Stripe customer, so there is nothing to charge or subscribe."""
+
+
+class ChargeStateError(BillingError, ValueError):
+    """A charge or refund was asked for that cannot be done: a bad amount, currency or statement descriptor, a
+    charge already charged (or being charged), a refund of more than remains.  Raised before any Stripe request,
+    with nothing changed.
+    """
+
+
+class PaymentActionRequired(BillingError):
+    """The card needs the customer to authenticate the payment (3-D Secure, required by SCA).
+
+    The charge is recorded with status ``requires_action``; send the customer to :attr:`confirm_url` (or a page
+    of your own that calls ``stripe.confirmCardPayment`` with :attr:`client_secret`).
+
+    :ivar charge_id: the ``StripeCharge`` row's id.
+    :ivar payment_intent_id: the PaymentIntent awaiting confirmation (``pi_...``).
+    :ivar client_secret: the PaymentIntent's client secret, for Stripe.js on the confirmation page.
+    :ivar confirm_url: the extension's confirmation page for this charge, or ``None`` when it cannot be built.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        charge_id: int | None,
+        payment_intent_id: str | None,
+        client_secret: str | None,
+        confirm_url: str | None,
+    ) -> None:
+        super().__init__(message)
+        self.charge_id = charge_id
+        self.payment_intent_id = payment_intent_id
+        self.client_secret = client_secret
+        self.confirm_url = confirm_url
+
+
+class PlanError(BillingError, ValueError):
+    """A plan cannot be created as asked: a bad amount, currency, interval or interval count, or a plan already
+    created at Stripe.  Raised before any Stripe request, with nothing changed.
+    """
+
+
+class SubscriptionError(BillingError, ValueError):
+    """A subscription verb cannot be carried out: a plan or subscription not created at Stripe, a subscription
+    created twice, a plan change to the same plan.  Raised before any Stripe request, with nothing changed.
+    """
+
+
+class CouponError(BillingError, ValueError):
+    """A coupon is malformed (both or neither of ``percent_off`` and ``amount_off``, ``amount_off`` without a
+    currency, a repeating duration without months, ...), its id is taken, or a change touches a field Stripe
+    does not let one change after creation (only ``name`` and ``metadata`` can change).  Raised before any
+    Stripe request, with nothing changed.
+    """

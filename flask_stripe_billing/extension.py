@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 import stripe
-from flask import Flask
+from flask import Blueprint, Flask
 
 from .blueprint import create_blueprint
 from .cli import stripe_cli
@@ -107,6 +107,16 @@ class StripeBilling:
             blueprint = create_blueprint()
             add_webhook_route(blueprint, config.webhook_url)
             app.register_blueprint(blueprint, url_prefix=config.url_prefix or None)
+
+    def require_subscription(self, app_or_blueprint: Flask | Blueprint, *, allow_past_due: bool = True) -> None:
+        """Let only paying subscribers reach the views of *app_or_blueprint*, except the exempt ones.
+
+        See :func:`flask_stripe_billing.gate.require_subscription` (exemptions, the policy for past-due,
+        canceling and incomplete subscriptions).  Call it before registering a blueprint.
+        """
+        from .gate import require_subscription
+
+        require_subscription(app_or_blueprint, allow_past_due=allow_past_due)
 
     @property
     def gateway(self) -> StripeGateway:

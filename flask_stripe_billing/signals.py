@@ -53,15 +53,17 @@ subscription_created = _signals.signal("subscription-created")
 """
 
 subscription_updated = _signals.signal("subscription-updated")
-"""A subscription's status, plan or period changed.  Sender: the ``StripeSubscription`` class.  Keyword
-arguments: ``instance``.
+"""A subscription's status, plan, period or cancel-at-period-end changed, here or at Stripe (a refresh, a plan
+switch, a webhook).  Sender: the ``StripeSubscription`` class.  Keyword arguments: ``instance``.
 
 :meta hide-value:
 """
 
 subscription_canceled = _signals.signal("subscription-canceled")
 """A subscription was canceled (now, or at period end).  Sender: the ``StripeSubscription`` class.  Keyword
-arguments: ``instance``, ``at_period_end`` (bool).
+arguments: ``instance``, ``at_period_end`` (bool: ``True`` while it runs to the end of the paid period, status
+``canceling``).  Sent by ``cancel()``, ``refresh_from_stripe()`` and the subscription webhooks (after the
+event is committed); a later end of a ``canceling`` subscription comes as :data:`subscription_updated`.
 
 :meta hide-value:
 """

@@ -9,7 +9,11 @@ Stripe delivers events out of order and sometimes twice.  We compare times rathe
 object from Stripe on every event because the comparison costs no request (a burst of events stays within
 the rate limit and the webhook answers fast) and works when Stripe is unreachable.  An event exactly as old
 as the row (the same second) is applied: Stripe gives nothing finer to order them by, and the next event or
-``refresh`` command repairs the rare tie.  Handlers whose payload is known to be partial re-read the object.
+``refresh`` command repairs the rare tie.  Handlers whose payload is known to be partial re-read the object,
+with no row locked during the request, and store the read as current at the time it was made.  A handler
+compares times on a row it has locked (``SELECT ... FOR UPDATE`` on PostgreSQL), so that two workers applying
+events for one object at once cannot let the older one win
+(:mod:`flask_stripe_billing.webhooks.handlers.rows` holds the pattern).
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@
   swallowed it, the whole session.
 * ``database_url`` — SQLite always; PostgreSQL when ``TEST_POSTGRES_URL`` is set (otherwise those tests are
   skipped, with the reason shown in the summary).
+* ``stub`` — the spec-validating Stripe stub (:mod:`tests.stripe_openapi.stub`) for what localstripe lacks;
+  ``stub_app`` — a host app talking to it (``stub_config(stub)`` for tests that build their own).
 * ``app``, ``db``, ``client`` (pytest-flask), ``user``, ``logged_in_client``.
 """
 
@@ -26,6 +28,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_stripe_billing.offline import OFFLINE_API_KEY, OFFLINE_PUBLISHABLE_KEY, OfflineStripe
 from tests import hostapp
 from tests.stripe_openapi.http_client import ValidatingHTTPClient
+from tests.stripe_openapi.stub import StripeStub
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 POSTGRES_SKIP_REASON = "TEST_POSTGRES_URL is not set: PostgreSQL tests skipped (.ci/run sets it)"
@@ -115,6 +118,32 @@ def running_app(config: dict[str, Any], **init_kwargs: Any) -> Iterator[Flask]:
         yield application
         hostapp.db.session.remove()
         hostapp.db.engine.dispose()
+
+
+@pytest.fixture
+def stub(stripe_http: ValidatingHTTPClient) -> Iterator[StripeStub]:
+    """A Stripe stub on 127.0.0.1 that validates every request against Stripe's OpenAPI description."""
+    stripe_http.clear()
+    with StripeStub() as server:
+        yield server
+
+
+def stub_config(stub: StripeStub) -> dict[str, Any]:
+    """The configuration of an app that talks to *stub* (add ``SQLALCHEMY_DATABASE_URI`` and your own keys)."""
+    return {
+        "STRIPE_API_KEY": "sk_test_stub",
+        "STRIPE_API_BASE": stub.url,
+        "STRIPE_MAX_NETWORK_RETRIES": 0,
+        "STRIPE_REQUESTS_PER_SECOND": 1000,
+    }
+
+
+@pytest.fixture
+def stub_app(stub: StripeStub, database_url: str, stripe_http: ValidatingHTTPClient) -> Iterator[Flask]:
+    """A host app talking to the stub, on an empty database, in an app context."""
+    config = {**stub_config(stub), "SQLALCHEMY_DATABASE_URI": database_url}
+    with running_app(config, http_client=stripe_http) as application:
+        yield application
 
 
 @pytest.fixture

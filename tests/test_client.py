@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,13 +17,6 @@ from flask_stripe_billing.state import get_state
 from tests import hostapp
 from tests.stripe_openapi.http_client import ValidatingHTTPClient
 from tests.stripe_openapi.stub import StripeStub, stripe_error
-
-
-@pytest.fixture
-def stub(stripe_http: ValidatingHTTPClient) -> Iterator[StripeStub]:
-    stripe_http.clear()
-    with StripeStub() as server:
-        yield server
 
 
 def stub_app(stub: StripeStub, stripe_http: ValidatingHTTPClient, **config: Any) -> Flask:

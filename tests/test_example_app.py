@@ -1,25 +1,132 @@
-"""The example app starts and shows its plans and the offline Stripe's status."""
+"""The example app: sign-up and log-in, the pricing page, the premium area behind the gate, a one-off purchase
+sent to the payment page, the admin page, against the offline Stripe."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from example_app import create_app
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from example_app import billing, create_app
+from example_app.models import User, db
+from example_app.seed import ADMIN_USER, DEMO_USER
+from flask_stripe_billing.customers import create_customer
+from flask_stripe_billing.models import StripeCharge, StripeSubscriptionPlan, StripeWebhook
+from flask_stripe_billing.offline import OfflineStripe
+from flask_stripe_billing.state import get_state
 from tests.stripe_openapi.http_client import ValidatingHTTPClient
 
 
-def test_home_lists_plans_and_stripe_status(
-    tmp_path: Path, stripe_config: dict[str, Any], stripe_http: ValidatingHTTPClient
-) -> None:
-    from example_app import billing
-
-    billing._http_client = stripe_http
+@pytest.fixture
+def demo(
+    tmp_path: Path, stripe_config: dict[str, Any], stripe_http: ValidatingHTTPClient, offline_stripe: OfflineStripe
+) -> Iterator[Flask]:
+    offline_stripe.reset()
+    billing._http_client = stripe_http  # every request the demo sends is checked against Stripe's spec too
     app = create_app({**stripe_config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'demo.sqlite'}"})
-    page = app.test_client().get("/")
-    assert page.status_code == 200
+    # No application context is held across requests: Flask would reuse it, and Flask-Login's user cached in
+    # its ``g`` would leak from one test client's request to another's.
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def csrf_token(client: FlaskClient, path: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True))
+    assert found, f"no CSRF token on {path}"
+    return found.group(1)
+
+
+def log_in(client: FlaskClient, email: str, password: str) -> Any:
+    token = csrf_token(client, "/login")
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+
+
+def test_seeds_plans_at_stripe_and_shows_them(demo: Flask, stripe_config: dict[str, Any]) -> None:
+    with demo.app_context():
+        plans = db.session.scalars(sa.select(StripeSubscriptionPlan)).all()
+        assert {plan.name for plan in plans} == {"Starter", "Pro", "Pro yearly"}
+        assert all(plan.is_created_at_stripe for plan in plans)
+    page = demo.test_client().get("/")
     text = page.get_data(as_text=True)
-    assert "reachable" in text
-    assert "Pro yearly" in text
-    assert "290.00 USD / year" in text
+    assert page.status_code == 200
+    assert "290.00 USD" in text
     assert stripe_config["STRIPE_API_KEY"] not in text
+
+
+def test_log_in_with_the_demo_user_and_see_the_pricing_page(demo: Flask) -> None:
+    client = demo.test_client()
+    assert "Wrong e-mail" in log_in(client, DEMO_USER[0], "nope").get_data(as_text=True)
+    response = log_in(client, *DEMO_USER)
+    assert response.status_code == 302
+    pricing = client.get("/billing/plans")
+    assert pricing.status_code == 200
+    assert "Pro yearly" in pricing.get_data(as_text=True)
+
+
+def test_forms_need_the_csrf_token(demo: Flask) -> None:
+    response = demo.test_client().post("/login", data={"email": DEMO_USER[0], "password": DEMO_USER[1]})
+    assert response.status_code == 400
+
+
+def test_sign_up_then_the_gate_sends_a_non_payer_to_pricing(demo: Flask) -> None:
+    client = demo.test_client()
+    anonymous = client.get("/premium")
+    assert anonymous.status_code == 302
+    assert "/login" in anonymous.headers["Location"]
+    token = csrf_token(client, "/signup")
+    form = {"email": "new@example.com", "password": "long-enough", "csrf_token": token}
+    signed_up = client.post("/signup", data=form)
+    assert signed_up.status_code == 302
+    with demo.app_context():
+        assert db.session.scalar(sa.select(User).where(User.email == "new@example.com")) is not None
+    gated = client.get("/premium")
+    assert gated.status_code == 302
+    assert "/billing/plans" in gated.headers["Location"]
+
+
+def test_a_subscriber_reaches_the_premium_area(demo: Flask) -> None:
+    with demo.app_context():
+        user = db.session.scalar(sa.select(User).where(User.email == DEMO_USER[0]))
+        card = {"number": "4242424242424242", "exp_month": "12", "exp_year": "2034", "cvc": "123"}
+        token = get_state().gateway.request("post", "/v1/tokens", {"card": card}, object_type="token", action="create")
+        create_customer(user, token["id"])
+        starter = db.session.scalar(sa.select(StripeSubscriptionPlan).where(StripeSubscriptionPlan.name == "Starter"))
+        user.subscribe(starter)
+        assert user.subscribed()
+    client = demo.test_client()
+    log_in(client, *DEMO_USER)
+    page = client.get("/premium")
+    assert page.status_code == 200
+    assert "on the Starter plan" in page.get_data(as_text=True)
+
+
+def test_buying_the_report_creates_a_charge_and_sends_to_the_payment_page(demo: Flask) -> None:
+    client = demo.test_client()
+    log_in(client, *DEMO_USER)
+    response = client.post("/shop", data={"csrf_token": csrf_token(client, "/shop")})
+    with demo.app_context():
+        charge = db.session.scalars(sa.select(StripeCharge)).one()
+        assert (charge.amount, charge.currency, charge.is_manual_charge) == (4900, "usd", True)
+    assert response.headers["Location"].endswith(f"/billing/charges/{charge.id}/pay")
+    assert client.get(response.headers["Location"]).status_code == 200
+
+
+def test_admin_page_is_for_admins_only(demo: Flask) -> None:
+    with demo.app_context():
+        db.session.add(StripeWebhook(id="evt_demo_1", type="customer.updated", raw_data={}))
+        db.session.commit()
+    client = demo.test_client()
+    log_in(client, *DEMO_USER)
+    assert client.get("/admin").status_code == 403
+    client = demo.test_client()
+    log_in(client, *ADMIN_USER)
+    page = client.get("/admin")
+    assert page.status_code == 200
+    assert "evt_demo_1" in page.get_data(as_text=True)

@@ -17,10 +17,13 @@ from flask_sqlalchemy import SQLAlchemy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flask_stripe_billing.models import StripeWebhook, WebhookStatus, utcnow
+from flask_stripe_billing.models import StripeCustomer, StripeWebhook, WebhookStatus, from_timestamp, utcnow
 from flask_stripe_billing.signals import webhook_post_parse
+from flask_stripe_billing.testing import make_event
 from flask_stripe_billing.webhooks import handles
 from flask_stripe_billing.webhooks.registry import unregister
+from tests import synthetic_events as synthetic
+from tests.hostapp import User
 from tests.test_webhook_route import URL, deliver, event, signed_headers, stored
 
 
@@ -120,6 +123,59 @@ def test_concurrent_redeliveries_are_processed_exactly_once(app: Flask, db: SQLA
     assert len(hooks) == 300
     assert {hook.status for hook in hooks} == {WebhookStatus.PROCESSED}
     assert {hook.attempts for hook in hooks} == {1}
+
+
+@pytest.mark.slow
+def test_concurrent_customer_updates_end_with_the_newest_event(app: Flask, db: SQLAlchemy) -> None:
+    """Several versions of several customers, each delivered three times in shuffled order from 8 threads:
+    every event is processed once and each row ends with the newest version's data."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL (SQLite serialises them with 'database is locked')")
+    customers, versions, base = 6, 10, int(time.time()) - 600
+    for n in range(customers):
+        user = User(email=f"user{n}@example.com")
+        db.session.add(user)
+        db.session.flush()
+        db.session.add(
+            StripeCustomer(subscriber_id=user.id, stripe_customer_id=f"cus_{n:03d}", is_created_at_stripe=True)
+        )
+    db.session.commit()
+
+    def version(n: int, v: int) -> bytes:
+        card = synthetic.card("old", f"card_{n:03d}_{v}", f"cus_{n:03d}", last4=f"{v:04d}")
+        data = synthetic.customer("old", f"cus_{n:03d}", [card], card["id"], email=f"v{v}@example.com")
+        return json.dumps(make_event("customer.updated", data, created=base + v, event_id=f"evt_{n:03d}_{v}")).encode()
+
+    deliveries = [version(n, v) for n in range(customers) for v in range(versions)] * 3
+    random.Random(11).shuffle(deliveries)
+
+    def send(body: bytes) -> int:
+        with app.test_client() as client:
+            response = client.post(URL, data=body, headers=signed_headers(body))
+            response.close()
+            return response.status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(send, deliveries))
+
+    assert set(statuses) == {200}
+    hooks = stored(db)
+    assert len(hooks) == customers * versions
+    assert {(hook.status, hook.attempts) for hook in hooks} == {(WebhookStatus.PROCESSED, 1)}
+    newest = versions - 1
+    rows = db.session.scalars(sa.select(StripeCustomer).order_by(StripeCustomer.stripe_customer_id)).all()
+    assert [
+        (
+            row.default_source,
+            [card["last4"] for card in row.sources],
+            row.stripe_response["email"],
+            row.stripe_synced_at,
+        )
+        for row in rows
+    ] == [
+        (f"card_{n:03d}_{newest}", [f"{newest:04d}"], f"v{newest}@example.com", from_timestamp(base + newest))
+        for n in range(customers)
+    ]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

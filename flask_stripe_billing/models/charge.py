@@ -78,11 +78,16 @@ class StripeCharge(SubscriberMixin, StripeObjectMixin, Base):
     failure_message: Mapped[str | None] = mapped_column(sa.Text, default=None)
     #: Derived from this row and stored before the request is sent, so a retry replays the same request.
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(255), default=None)
+    #: When the key was stored: Stripe remembers a key for 24 hours, so an older one cannot simply be replayed.
+    idempotency_key_created_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     attempts: Mapped[int] = mapped_column(default=0)
     charged_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     #: Set while a runner holds the charge (see ``flask stripe charge``).
     claimed_by: Mapped[str | None] = mapped_column(sa.String(64), default=None)
     claimed_until: Mapped[dt.datetime | None] = mapped_column(default=None)
+    #: Set by the ``charge.dispute.created`` webhook.
+    is_disputed: Mapped[bool] = mapped_column(default=False)
+    dispute_reason: Mapped[str | None] = mapped_column(sa.String(100), default=None)
 
     customer: Mapped[StripeCustomer | None] = relationship(lazy="joined")
     refunds: Mapped[list[StripeRefund]] = relationship(back_populates="charge", order_by="StripeRefund.id")
@@ -91,6 +96,18 @@ class StripeCharge(SubscriberMixin, StripeObjectMixin, Base):
     def amount_refundable(self) -> int:
         """What can still be refunded, by the local figures."""
         return self.amount - self.amount_refunded if self.is_charged else 0
+
+    def charge(self, idempotency_key: str | None = None) -> StripeCharge:
+        """Charge the subscriber's default card off-session (see :func:`flask_stripe_billing.charges.charge`)."""
+        from ..charges import charge
+
+        return charge(self, idempotency_key)
+
+    def refund(self, amount_to_refund: int | None = None, *, reason: str | None = None) -> StripeRefund:
+        """Refund part or all of what remains (see :func:`flask_stripe_billing.refunds.refund`)."""
+        from ..refunds import refund
+
+        return refund(self, amount_to_refund, reason=reason)
 
 
 class StripeRefund(StripeObjectMixin, Base):

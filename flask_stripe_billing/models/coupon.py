@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import enum
+from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
+from ..errors import CouponError
 from .base import TABLE_PREFIX, Base, JSONType, StripeObjectMixin
+
+#: Fields Stripe does not let anyone change once a coupon exists (only ``name`` and ``metadata`` can change).
+IMMUTABLE_FIELDS = (
+    "coupon_id",
+    "amount_off",
+    "percent_off",
+    "currency",
+    "duration",
+    "duration_in_months",
+    "max_redemptions",
+    "redeem_by",
+)
 
 
 class CouponDuration(enum.StrEnum):
@@ -26,6 +41,12 @@ class StripeCoupon(StripeObjectMixin, Base):
 
     Deleting a coupon keeps the row with ``is_deleted=True``; a coupon id used again after a deletion is a new
     row, so ``coupon_id`` is unique only among coupons that are not deleted.
+
+    Change coupons through :mod:`flask_stripe_billing.coupons` (``create_coupon``, ``update_coupon``,
+    ``delete_coupon``), which change them at Stripe too.  Once a coupon exists at Stripe, assigning a new value
+    to one of :data:`IMMUTABLE_FIELDS` raises :class:`~flask_stripe_billing.errors.CouponError` at once:
+    Stripe would keep the old value, and a row that says otherwise would be lying.  Setting ``name`` or
+    ``metadata_`` directly (or a bulk SQL ``UPDATE``) changes only the database, not Stripe.
     """
 
     __tablename__ = f"{TABLE_PREFIX}coupons"
@@ -59,3 +80,39 @@ class StripeCoupon(StripeObjectMixin, Base):
     #: Stripe's ``created`` time of the coupon.
     created: Mapped[dt.datetime | None] = mapped_column(default=None)
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(255), default=None)
+
+    @validates(*IMMUTABLE_FIELDS)
+    def _refuse_immutable_change(self, key: str, value: Any) -> Any:
+        if self.is_created_at_stripe and not getattr(self, "_applying_stripe", False):
+            current = getattr(self, key)
+            if _normalized(current) != _normalized(value):
+                raise CouponError(
+                    f"Coupon {self.coupon_id!r}: {key} cannot change once the coupon exists at Stripe "
+                    f"(only name and metadata can); delete it and create a new coupon instead."
+                )
+        return value
+
+    @contextlib.contextmanager
+    def applying_stripe(self) -> Iterator[None]:
+        """Within this block, fields are copied from Stripe's own object, so immutable ones may be set."""
+        self._applying_stripe = True
+        try:
+            yield
+        finally:
+            self._applying_stripe = False
+
+    @property
+    def is_live(self) -> bool:
+        """Whether the coupon exists at Stripe and is not deleted.  Reads only the row."""
+        return self.is_created_at_stripe and not self.is_deleted
+
+
+def _normalized(value: Any) -> Any:
+    """Compare decimals, floats and datetimes by value (``Decimal("25.50") == 25.5``)."""
+    if isinstance(value, (float, int)) and not isinstance(value, bool):
+        return decimal.Decimal(str(value)).normalize()
+    if isinstance(value, decimal.Decimal):
+        return value.normalize()
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value

@@ -32,6 +32,11 @@ class StripeCustomer(SubscriberMixin, StripeObjectMixin, Base):
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(255), default=None)
 
     @property
+    def card_ids(self) -> set[str]:
+        """The ids of the cards in :attr:`sources`."""
+        return {source["id"] for source in self.sources or () if isinstance(source, dict) and source.get("id")}
+
+    @property
     def default_source_data(self) -> dict[str, Any] | None:
         """The summary in :attr:`sources` of the default card, or ``None``."""
         for source in self.sources or ():

@@ -50,3 +50,12 @@ class StripeSubscriptionPlan(StripeObjectMixin, Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     is_created_at_stripe: Mapped[bool] = mapped_column(default=False)
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(255), default=None)
+
+    def create_at_stripe(self) -> dict[str, Any]:
+        """Create this plan and its product at Stripe; return Stripe's plan (see :func:`.plans.create_plan`).
+
+        Calls Stripe.  A second call is refused with :class:`~flask_stripe_billing.errors.PlanError`.
+        """
+        from ..plans import create_plan
+
+        return create_plan(self)

@@ -75,3 +75,72 @@ class StripeSubscription(SubscriberMixin, StripeObjectMixin, Base):
         """Whether the trial is still running.  Reads only the database."""
         now = now or utcnow()
         return self.status == SubscriptionStatus.TRIALING and (self.trial_end is None or self.trial_end > now)
+
+    def on_grace_period(self, now: dt.datetime | None = None) -> bool:
+        """Whether it was canceled at period end and that end has not come yet.  Reads only the database."""
+        now = now or utcnow()
+        return self.status == SubscriptionStatus.CANCELING and (
+            self.current_period_end is None or self.current_period_end > now
+        )
+
+    def is_valid(self, now: dt.datetime | None = None) -> bool:
+        """Whether it gives access now: live, its trial not over, its paid-for period not over when canceling.
+
+        Reads only the database.
+        """
+        now = now or utcnow()
+        if self.status == SubscriptionStatus.TRIALING:
+            return self.on_trial(now)
+        if self.status == SubscriptionStatus.CANCELING:
+            return self.on_grace_period(now)
+        return self.is_live
+
+    # -- verbs: each calls Stripe (see flask_stripe_billing.subscriptions) --------------------------------------
+
+    def create_at_stripe(self) -> dict[str, Any]:
+        """Create the subscription at Stripe; return Stripe's subscription, discounts included.
+
+        Calls Stripe.  See :func:`flask_stripe_billing.subscriptions.create_subscription`.
+        """
+        from ..subscriptions import create_subscription
+
+        return create_subscription(self)
+
+    def refresh_from_stripe(self) -> StripeSubscription:
+        """Re-read the subscription from Stripe and store it.  Calls Stripe."""
+        from ..subscriptions import refresh_subscription
+
+        return refresh_subscription(self)
+
+    def cancel(self, at_period_end: bool | None = None) -> StripeSubscription:
+        """Cancel at Stripe, now or at period end (``None``: follow ``STRIPE_PRORATION_POLICY``).  Calls Stripe.
+
+        See :func:`flask_stripe_billing.subscriptions.cancel_subscription`.
+        """
+        from ..subscriptions import cancel_subscription
+
+        return cancel_subscription(self, at_period_end=at_period_end)
+
+    def change_plan(self, plan: StripeSubscriptionPlan) -> StripeSubscription:
+        """Switch to *plan* at once, prorated or not per ``STRIPE_PRORATION_POLICY``.  Calls Stripe."""
+        from ..subscriptions import change_plan
+
+        return change_plan(self, plan)
+
+    @classmethod
+    def get_subscriptions_for_cancel(cls) -> list[StripeSubscription]:
+        """Subscriptions past their ``end_date`` and still running (active, trialing, past due).  Reads only
+        the database."""
+        from ..subscription_expiry import get_subscriptions_for_cancel
+
+        return get_subscriptions_for_cancel()
+
+    @classmethod
+    def end_subscriptions(cls, at_period_end: bool = True) -> Any:
+        """Cancel every subscription of :meth:`get_subscriptions_for_cancel` at Stripe.  Calls Stripe.
+
+        Returns an :class:`~flask_stripe_billing.subscription_expiry.EndSummary`.
+        """
+        from ..subscription_expiry import end_subscriptions
+
+        return end_subscriptions(at_period_end=at_period_end)

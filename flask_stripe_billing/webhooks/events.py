@@ -25,10 +25,3 @@ def previous_attributes(webhook: StripeWebhook) -> dict[str, Any]:
 def event_time(webhook: StripeWebhook) -> dt.datetime | None:
     """When Stripe created the event: the time its object's data was current."""
     return webhook.event_created
-
-
-def expandable_id(value: Any) -> str | None:
-    """The id of a field that may come expanded (an object with ``id``) or not (a string)."""
-    if isinstance(value, dict):
-        value = value.get("id")
-    return value if isinstance(value, str) and value else None

@@ -21,8 +21,11 @@ NEWER_PARAMETERS: dict[tuple[str, str], frozenset[str]] = {
     # Coupons on subscriptions: stripe 16's SubscriptionCreateParams / SubscriptionUpdateParams offer
     # `discounts` (a list of {coupon | promotion_code | discount}) and no longer a top-level `coupon`
     # or `promotion_code`; the 2023 spec only has the latter.
-    ("POST", "/v1/subscriptions"): frozenset({"discounts"}),
-    ("POST", "/v1/subscriptions/{subscription_exposed_id}"): frozenset({"discounts"}),
+    # Subscription items naming a plan: stripe 16's SubscriptionCreateParamsItem / SubscriptionUpdateParamsItem
+    # have `plan` (plans made with the Plans API), which the 2023 spec leaves out of `items` (it lists only
+    # `price`).  The extension sends `plan`, which the offline Stripe (localstripe) also understands.
+    ("POST", "/v1/subscriptions"): frozenset({"discounts", "items[*][plan]"}),
+    ("POST", "/v1/subscriptions/{subscription_exposed_id}"): frozenset({"discounts", "items[*][plan]"}),
 }
 
 

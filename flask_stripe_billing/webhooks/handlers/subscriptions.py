@@ -1,3 +1,77 @@
-"""Built-in handlers for subscriptions events (see the package docstring)."""
+"""Built-in handlers for subscription events: keep ``StripeSubscription`` rows current.
+
+* ``customer.subscription.created`` / ``updated`` / ``deleted`` / ``trial_will_end`` carry the whole
+  subscription.  It is applied with :func:`~flask_stripe_billing.subscription_sync.apply_stripe_subscription`
+  unless the row already holds newer data (the event's ``created`` against the row's ``stripe_synced_at``).
+* ``invoice.paid`` and ``invoice.payment_failed`` carry an invoice, not the subscription, whose status the
+  payment may have changed (``past_due``, back to ``active``): the subscription is re-read from Stripe.  The
+  invoice names it as ``parent.subscription_details.subscription`` (API 2025-03-31 and later) or
+  ``subscription`` (older versions), expanded or not.
+
+Like the customer handlers, a re-read happens with no row locked (:mod:`.rows`): the row is found with a plain
+``SELECT`` (autoflush off), Stripe is asked, and only then is the row locked (``SELECT ... FOR UPDATE`` on
+PostgreSQL) and the times compared.  Signals (``subscription_updated`` / ``subscription_canceled``) are queued with
+:func:`~flask_stripe_billing.webhooks.deferred.send_after_commit` and sent once the dispatcher has committed.
+Subscriptions this application did not create are ignored.
+"""
 
 from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from ...models import StripeSubscription, StripeWebhook
+from ...shapes import expandable_id
+from ...state import get_state
+from ...subscription_sync import apply_with_signals
+from ...sync import fetched_now
+from ..deferred import send_after_commit
+from ..events import event_object, event_time
+from ..registry import handles
+from .rows import find, find_locked, lock
+
+SUBSCRIPTION_EVENTS = (
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "customer.subscription.trial_will_end",
+)
+
+
+@handles(*SUBSCRIPTION_EVENTS)
+def subscription_changed(webhook: StripeWebhook) -> None:
+    """Apply the subscription the event carries, unless the row is newer."""
+    data = event_object(webhook)
+    if data.get("object") not in (None, "subscription"):
+        return
+    subscription = find_locked(StripeSubscription, stripe_subscription_id=expandable_id(data.get("id")))
+    if subscription is not None:
+        _store(subscription, data, event_time(webhook))
+
+
+@handles("invoice.paid", "invoice.payment_failed")
+def invoice_settled(webhook: StripeWebhook) -> None:
+    """A subscription's invoice was paid or failed: re-read the subscription, whose status may have changed."""
+    found = find(StripeSubscription, stripe_subscription_id=invoice_subscription_id(event_object(webhook)))
+    if found is None:
+        return
+    assert found.stripe_subscription_id is not None
+    seen_at = fetched_now()
+    data = get_state().gateway.request("get", f"/v1/subscriptions/{found.stripe_subscription_id}")
+    _store(lock(found), data, seen_at)
+
+
+def invoice_subscription_id(invoice: Mapping[str, Any]) -> str | None:
+    """The subscription an invoice bills: ``parent.subscription_details.subscription`` or ``subscription``."""
+    parent = invoice.get("parent")
+    details = parent.get("subscription_details") if isinstance(parent, Mapping) else None
+    if isinstance(details, Mapping) and expandable_id(details.get("subscription")):
+        return expandable_id(details.get("subscription"))
+    return expandable_id(invoice.get("subscription"))
+
+
+def _store(subscription: StripeSubscription, data: Mapping[str, Any], seen_at: dt.datetime | None) -> None:
+    """Apply *data* to the locked row, and queue the signals reporting the change until the commit."""
+    for signal, kwargs in apply_with_signals(subscription, data, seen_at):
+        send_after_commit(signal, StripeSubscription, **kwargs)

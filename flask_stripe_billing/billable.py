@@ -1,0 +1,92 @@
+"""``BillableMixin``: billing verbs and predicates on the subscriber model, in the manner of Laravel Cashier.
+
+.. code-block:: python
+
+    class User(BillableMixin, UserMixin, db.Model):
+        ...
+
+    if not user.subscribed():
+        user.subscribe(pro_plan, coupon="WELCOME10")
+    user.charge(1500, description="Extra seats")
+
+The mixin adds no columns.  Predicates (``subscribed``, ``on_trial``, ``on_grace_period``, ``subscription``,
+``stripe_customer``) read only the database, so they are safe in templates and the subscription gate; verbs
+(``subscribe``, ``charge``) call Stripe.  Each delegates to the module that does the work
+(:mod:`~flask_stripe_billing.subscriptions`, :mod:`~flask_stripe_billing.charges`), which is where to look
+for the details and the errors.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from . import subscriptions
+
+if TYPE_CHECKING:
+    from .models import StripeCharge, StripeCoupon, StripeCustomer, StripeSubscription, StripeSubscriptionPlan
+
+
+class BillableMixin:
+    """Mix into the subscriber model (a user, an organization) given to ``StripeBilling.init_app``."""
+
+    def subscribed(self, plan: StripeSubscriptionPlan | None = None) -> bool:
+        """Whether a subscription (to *plan*, if given) gives access now: active, past due, on trial, or
+        canceled but within the period paid for.  Reads only the database."""
+        return subscriptions.is_subscribed(self, plan)
+
+    def subscription(self) -> StripeSubscription | None:
+        """The newest subscription still running at Stripe, or ``None``.  Reads only the database."""
+        return subscriptions.active_subscription(self)
+
+    def on_trial(self) -> bool:
+        """Whether the current subscription is in its trial.  Reads only the database."""
+        current = self.subscription()
+        return current is not None and current.on_trial()
+
+    def on_grace_period(self) -> bool:
+        """Whether the current subscription was canceled at period end and that end has not come.  Reads only
+        the database."""
+        current = self.subscription()
+        return current is not None and current.on_grace_period()
+
+    @property
+    def stripe_customer(self) -> StripeCustomer | None:
+        """The newest active Stripe customer (with the cards).  Reads only the database."""
+        from .models import StripeCustomer
+
+        return StripeCustomer.get_latest_active_customer_for_user(self)
+
+    def subscribe(
+        self, plan: StripeSubscriptionPlan, coupon: StripeCoupon | str | None = None, **options: Any
+    ) -> StripeSubscription:
+        """Subscribe to *plan*, optionally with a coupon (a row or its id).  **Calls Stripe.**
+
+        ``options`` go to Stripe's ``POST /v1/subscriptions`` as they are.  See
+        :func:`flask_stripe_billing.subscriptions.subscribe` for the errors.
+        """
+        return subscriptions.subscribe(self, plan, coupon, **options)
+
+    def charge(self, amount: int, **options: Any) -> StripeCharge:
+        """Charge *amount* (minor units) to the default card now.  **Calls Stripe.**
+
+        Stores a ``StripeCharge`` (``currency`` defaults to ``STRIPE_DEFAULT_CURRENCY``; ``description``,
+        ``comment``, ``statement_descriptor``, ``source_type``, ``source_id`` are accepted) and charges it
+        through :func:`flask_stripe_billing.charges.charge`, which documents the outcomes and errors
+        (a decline, authentication required, no customer...).
+        """
+        from .charges import charge as send_charge
+        from .models import StripeCharge
+        from .state import get_state
+
+        state = get_state()
+        customer = self.stripe_customer
+        row = StripeCharge(
+            amount=amount,
+            currency=options.pop("currency", None) or state.config.default_currency,
+            customer_id=customer.id if customer is not None else None,
+            **options,
+        )
+        row.subscriber = self
+        state.db.session.add(row)
+        state.db.session.commit()
+        return send_charge(row)

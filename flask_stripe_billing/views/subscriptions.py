@@ -1,0 +1,150 @@
+"""Plans (pricing), subscribing with an optional coupon, and cancelling with a clear statement of what follows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app, flash, redirect, request, url_for
+from werkzeug.wrappers import Response
+
+from .. import coupons, errors, subscriptions
+from ..models.plan import StripeSubscriptionPlan
+from ..models.subscription import LIVE_STATUSES, StripeSubscription, SubscriptionStatus
+from ..state import get_state
+from .common import current_customer, owned_or_404, page_view, render, row_id_from_form, safe_next
+from .formatting import date
+
+#: Shown when Stripe's answer to a subscription change was lost.
+OUTCOME_UNKNOWN_MESSAGE = (
+    "We could not confirm the change with the payment service. Please do not try again yet: "
+    "your account will show the result shortly."
+)
+
+
+def purchasable_plans() -> list[StripeSubscriptionPlan]:
+    """Active plans that exist at Stripe, cheapest first."""
+    query = (
+        sa.select(StripeSubscriptionPlan)
+        .where(StripeSubscriptionPlan.is_active.is_(True), StripeSubscriptionPlan.is_created_at_stripe.is_(True))
+        .order_by(StripeSubscriptionPlan.amount, StripeSubscriptionPlan.id)
+    )
+    return list(get_state().db.session.scalars(query))
+
+
+def render_plans(subscriber: Any, *, error: str | None = None, status: int = 200) -> tuple[str, int]:
+    page = render(
+        "plans.html",
+        plans=purchasable_plans(),
+        current=subscriptions.active_subscription(subscriber),
+        customer=current_customer(subscriber),
+        error=error,
+        coupon_code=request.form.get("coupon", ""),
+        coupon_check_url=coupon_check_url(),
+    )
+    return page, status
+
+
+def coupon_check_url() -> str | None:
+    """The URL of the coupon lookup (``GET /api/coupons/<id>``) with ``__CODE__`` for the code; ``None`` when
+    the route is not there (the code is then checked when the form is posted)."""
+    prefix = f"{request.blueprint}."
+    for rule in current_app.url_map.iter_rules():
+        if rule.endpoint.startswith(prefix) and "/api/coupons/<" in rule.rule and len(rule.arguments) == 1:
+            values: dict[str, Any] = {next(iter(rule.arguments)): "__CODE__"}
+            return url_for(rule.endpoint, **values)
+    return None
+
+
+@page_view
+def plans(subscriber: Any) -> tuple[str, int]:
+    """The plans, each with a subscribe button and an optional coupon code."""
+    return render_plans(subscriber)
+
+
+@page_view
+def subscribe(subscriber: Any) -> Response | tuple[str, int]:
+    """``POST plan_id[, coupon]``: subscribe the subscriber (or move their subscription to that plan)."""
+    plan_id = row_id_from_form("plan_id")
+    plan = get_state().db.session.get(StripeSubscriptionPlan, plan_id) if plan_id is not None else None
+    if plan is None or not plan.is_active or not plan.is_created_at_stripe:
+        return render_plans(subscriber, error="Choose one of the plans below.", status=400)
+    code = request.form.get("coupon", "").strip()
+    coupon = None
+    if code:
+        coupon = coupons.get_live_coupon(code)
+        if coupon is None or not coupon.valid:
+            return render_plans(subscriber, error=f"The coupon code {code!r} is not valid.", status=400)
+    if current_customer(subscriber) is None:
+        flash("Add a card first: your subscription will be paid with it.", "info")
+        return redirect(url_for(".card", next=url_for(".plans")))
+
+    current = subscriptions.active_subscription(subscriber)
+    try:
+        if current is not None and current.plan_id == plan.id:
+            flash(f"You are already subscribed to {plan.name}.", "info")
+        elif current is not None:
+            current.change_plan(plan)
+            flash(f"Your plan is now {plan.name}.", "success")
+        else:
+            created = subscriptions.subscribe(subscriber, plan, coupon=coupon)
+            flash(subscribed_message(created), "success" if created.is_live else "error")
+    except errors.NoCustomerError:
+        return redirect(url_for(".card", next=url_for(".plans")))
+    except errors.OutcomeUnknownError:
+        # It may have gone through: say so rather than invite a second attempt.
+        flash(OUTCOME_UNKNOWN_MESSAGE, "error")
+        return redirect(url_for(".account"))
+    except errors.StripeRequestError as exc:
+        return render_plans(subscriber, error=exc.user_message, status=400)
+    except errors.SubscriptionError as exc:
+        return render_plans(subscriber, error=str(exc), status=400)
+    return redirect(safe_next(".account"))
+
+
+def subscribed_message(subscription: StripeSubscription) -> str:
+    """What to tell the subscriber right after subscribing, by the subscription's status."""
+    name = subscription.plan.name
+    if subscription.status == SubscriptionStatus.TRIALING:
+        ends = date(subscription.trial_end)
+        return f"Your trial of {name} has started" + (f"; it ends on {ends}." if ends else ".")
+    if subscription.is_live:
+        return f"Thank you: you are subscribed to {name}."
+    return f"Your subscription to {name} could not be paid for yet; please check your card."
+
+
+def cancellation_effect(subscription: StripeSubscription) -> tuple[bool, dt.datetime | None]:
+    """``(immediate, access_ends_at)`` of cancelling now, by ``STRIPE_PRORATION_POLICY``.
+
+    The same rule as :func:`flask_stripe_billing.subscriptions.cancel_subscription` with ``at_period_end=None``:
+    with the default policy a subscription on trial ends at once, any other at the end of the period already
+    paid for; with proration every cancellation is immediate (and the unused part refunded).
+    """
+    immediate = get_state().config.proration_policy or subscription.on_trial()
+    return immediate, None if immediate else subscription.current_period_end
+
+
+@page_view
+def cancel_subscription(subscriber: Any, subscription_id: int) -> Response | str:
+    """``GET``: a confirmation stating when access ends; ``POST``: cancel."""
+    subscription = owned_or_404(StripeSubscription, subscription_id, subscriber)
+    if subscription.status not in LIVE_STATUSES or subscription.status == SubscriptionStatus.CANCELING:
+        flash("This subscription is already canceled.", "info")
+        return redirect(url_for(".account"))
+    immediate, ends_at = cancellation_effect(subscription)
+    if request.method == "GET":
+        return render("cancel.html", subscription=subscription, immediate=immediate, ends_at=ends_at)
+    try:
+        subscription.cancel(at_period_end=None)
+    except errors.StripeRequestError as exc:
+        flash(exc.user_message, "error")
+        return redirect(url_for(".account"))
+    if immediate or ends_at is None:
+        flash(f"Your subscription to {subscription.plan.name} is canceled.", "success")
+    else:
+        flash(
+            f"Your subscription to {subscription.plan.name} is canceled; you keep access until {date(ends_at)}.",
+            "success",
+        )
+    return redirect(url_for(".account"))

@@ -1,0 +1,299 @@
+"""Coupons against the offline Stripe: create, update, delete (soft), reconcile, webhooks, the JSON API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_sqlalchemy import SQLAlchemy
+
+from flask_stripe_billing import errors, signals
+from flask_stripe_billing.coupons import (
+    coupon_query,
+    create_coupon,
+    delete_coupon,
+    get_live_coupon,
+    live_coupons,
+    update_coupon,
+)
+from flask_stripe_billing.models import StripeCoupon
+from flask_stripe_billing.state import get_state
+from tests.stripe_openapi.http_client import ValidatingHTTPClient
+from tests.test_webhook_route import deliver, event
+
+
+@pytest.fixture
+def synced() -> Iterator[list[tuple[str, str, bool]]]:
+    """coupon_synced signals: (coupon id, action, whether the row was committed when sent)."""
+    seen: list[tuple[str, str, bool]] = []
+
+    def receive(sender: Any, instance: StripeCoupon, action: str) -> None:
+        session = get_state().db.session
+        with session.get_bind().connect() as connection:
+            committed = connection.execute(
+                sa.select(StripeCoupon.is_deleted).where(StripeCoupon.id == instance.id)
+            ).scalar_one_or_none()
+        seen.append((instance.coupon_id, action, committed is not None and committed == instance.is_deleted))
+
+    signals.coupon_synced.connect(receive)
+    yield seen
+    signals.coupon_synced.disconnect(receive)
+
+
+def count(db: SQLAlchemy) -> int:
+    return int(db.session.scalar(sa.select(sa.func.count()).select_from(StripeCoupon)) or 0)
+
+
+def at_stripe(coupon_id: str) -> dict[str, Any]:
+    return get_state().gateway.request("get", f"/v1/coupons/{coupon_id}")
+
+
+def test_create_percent_off(
+    app: Flask, db: SQLAlchemy, synced: list[tuple[str, str, bool]], stripe_http: ValidatingHTTPClient
+) -> None:
+    coupon = create_coupon(coupon_id="SPRING", percent_off="25.5", duration="forever", metadata={"campaign": "spring"})
+    assert coupon.percent_off == decimal.Decimal("25.5")
+    assert coupon.is_created_at_stripe
+    assert coupon.is_live
+    assert coupon.created is not None
+    assert coupon.metadata_ == {"campaign": "spring"}
+    request = stripe_http.last("POST", "/v1/coupons")
+    assert request.params["percent_off"] == 25.5
+    assert request.idempotency_key == coupon.idempotency_key
+    assert at_stripe("SPRING")["percent_off"] == 25.5
+    db.session.expire_all()
+    assert db.session.get(StripeCoupon, coupon.id).percent_off == decimal.Decimal("25.50")  # type: ignore[union-attr]
+    assert synced == [("SPRING", "created", True)]
+
+
+def test_create_amount_off_repeating(app: Flask, db: SQLAlchemy) -> None:
+    coupon = create_coupon(coupon_id="FIVE", amount_off=500, currency="eur", duration="repeating", duration_in_months=3)
+    assert (coupon.amount_off, coupon.currency, coupon.duration, coupon.duration_in_months) == (
+        500,
+        "eur",
+        "repeating",
+        3,
+    )
+    data = at_stripe("FIVE")
+    assert (data["amount_off"], data["currency"], data["duration_in_months"]) == (500, "eur", 3)
+
+
+def test_a_random_id_is_chosen(app: Flask, db: SQLAlchemy) -> None:
+    coupon = create_coupon(percent_off=10)
+    assert coupon.coupon_id.startswith("FSB")
+    assert at_stripe(coupon.coupon_id)["percent_off"] == 10
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"percent_off": 10, "amount_off": 100, "currency": "usd"}, "exactly one"),
+        ({"duration": "once"}, "exactly one"),
+        ({"amount_off": 100}, "needs a currency"),
+        ({"amount_off": 0, "currency": "usd"}, "positive integer"),
+        ({"amount_off": 1.5, "currency": "usd"}, "positive integer"),
+        ({"percent_off": 0}, "more than 0"),
+        ({"percent_off": 101}, "at most 100"),
+        ({"percent_off": "12.345"}, "two decimals"),
+        ({"percent_off": "lots"}, "must be a number"),
+        ({"percent_off": 10, "currency": "usd"}, "currency goes with amount_off"),
+        ({"percent_off": 10, "duration": "repeating"}, "needs duration_in_months"),
+        ({"percent_off": 10, "duration_in_months": 3}, "goes with duration"),
+        ({"percent_off": 10, "duration": "weekly"}, "duration must be"),
+        ({"percent_off": 10, "max_redemptions": 0}, "max_redemptions"),
+        ({"percent_off": 10, "redeem_by": dt.datetime(2000, 1, 1, tzinfo=dt.UTC)}, "redeem_by"),
+        ({"percent_off": 10, "coupon_id": "has space"}, "coupon_id"),
+        ({"percent_off": 10, "colour": "red"}, "Unknown coupon field"),
+    ],
+)
+def test_bad_input_is_refused_before_stripe(
+    app: Flask, db: SQLAlchemy, stripe_http: ValidatingHTTPClient, fields: dict[str, Any], message: str
+) -> None:
+    stripe_http.clear()
+    with pytest.raises(errors.CouponError, match=message):
+        create_coupon(**fields)
+    assert not stripe_http.requests
+    assert count(db) == 0
+
+
+def test_a_live_id_cannot_be_taken_twice(app: Flask, db: SQLAlchemy) -> None:
+    create_coupon(coupon_id="ONCE", percent_off=10)
+    with pytest.raises(errors.CouponError, match="already used"):
+        create_coupon(coupon_id="ONCE", percent_off=20)
+    assert count(db) == 1
+
+
+def test_a_refused_coupon_leaves_no_row(app: Flask, db: SQLAlchemy) -> None:
+    # Made at Stripe behind our back: Stripe refuses the id, and our row goes again.
+    get_state().gateway.request(
+        "post", "/v1/coupons", {"id": "TAKEN", "percent_off": 5, "duration": "once"}, object_type="t", action="c"
+    )
+    with pytest.raises(errors.StripeRequestError):
+        create_coupon(coupon_id="TAKEN", percent_off=10)
+    assert count(db) == 0
+
+
+def test_update_metadata(app: Flask, db: SQLAlchemy, synced: list[tuple[str, str, bool]]) -> None:
+    coupon = create_coupon(coupon_id="META", percent_off=10, metadata={"a": "1"})
+    update_coupon(coupon, metadata={"a": "2", "b": "3"})
+    assert at_stripe("META")["metadata"] == {"a": "2", "b": "3"}
+    assert coupon.metadata_ == {"a": "2", "b": "3"}
+    assert synced[-1] == ("META", "updated", True)
+
+
+def test_immutable_fields_are_refused_not_reverted(
+    app: Flask, db: SQLAlchemy, stripe_http: ValidatingHTTPClient
+) -> None:
+    coupon = create_coupon(coupon_id="FIXED", percent_off=10)
+    stripe_http.clear()
+    with pytest.raises(errors.CouponError, match="percent_off cannot change"):
+        update_coupon(coupon, percent_off=20)
+    with pytest.raises(errors.CouponError, match="duration cannot change"):
+        coupon.duration = "forever"
+    with pytest.raises(errors.CouponError, match="percent_off cannot change"):
+        coupon.percent_off = decimal.Decimal("20")
+    coupon.percent_off = decimal.Decimal("10.00")  # the same value is no change
+    assert not stripe_http.requests
+    db.session.commit()
+    db.session.expire_all()
+    assert coupon.percent_off == decimal.Decimal("10")
+    assert coupon.duration == "once"
+
+
+def test_delete_is_soft_and_the_id_can_be_reused(
+    app: Flask, db: SQLAlchemy, synced: list[tuple[str, str, bool]]
+) -> None:
+    old = create_coupon(coupon_id="REUSE", percent_off=10)
+    delete_coupon(old)
+    assert old.is_deleted
+    with pytest.raises(errors.InvalidRequestError):
+        at_stripe("REUSE")
+    assert list(db.session.scalars(live_coupons())) == []
+    assert list(db.session.scalars(coupon_query(include_deleted=True))) == [old]
+    assert get_live_coupon("REUSE") is None
+    assert delete_coupon(old) is old  # twice is fine
+
+    new = create_coupon(coupon_id="REUSE", amount_off=300, currency="usd")
+    assert new.id != old.id
+    assert get_live_coupon("REUSE") is new
+    assert [action for _, action, _ in synced] == ["created", "deleted", "created"]
+    assert all(committed for _, _, committed in synced)
+    with pytest.raises(errors.CouponError, match="deleted"):
+        update_coupon(old, metadata={"x": "y"})
+
+
+def test_refresh_coupons_reconciles_past_one_page(
+    app: Flask, db: SQLAlchemy, synced: list[tuple[str, str, bool]]
+) -> None:
+    gateway = get_state().gateway
+    kept = create_coupon(coupon_id="KEPT", percent_off=10)
+    changed = create_coupon(coupon_id="CHANGED", percent_off=10)
+    gone = create_coupon(coupon_id="GONE", percent_off=10)
+    gateway.request("post", "/v1/coupons/CHANGED", {"metadata": {"new": "yes"}}, object_type="t", action="u")
+    gateway.request("delete", "/v1/coupons/GONE", object_type="t", action="d")
+    for number in range(105):  # made in the Dashboard: more than one page of 100
+        gateway.request(
+            "post",
+            "/v1/coupons",
+            {"id": f"DASH{number}", "amount_off": 100, "currency": "usd", "duration": "once"},
+            object_type="t",
+            action="c",
+        )
+    synced.clear()
+    result = app.test_cli_runner().invoke(args=["stripe", "refresh-coupons"])
+    assert result.exit_code == 0, result.output
+    assert "Coupons: 105 created, 1 updated, 1 deleted, 1 unchanged." in result.output
+    db.session.expire_all()
+    assert gone.is_deleted
+    assert not kept.is_deleted
+    assert changed.metadata_ == {"new": "yes"}
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count()).select_from(StripeCoupon).where(StripeCoupon.is_deleted.is_(False))
+        )
+        == 107
+    )
+    assert len(synced) == 107
+    dash = get_live_coupon("DASH7")
+    assert dash is not None
+    assert dash.amount_off == 100
+    assert dash.currency == "usd"
+    assert dash.is_created_at_stripe
+    result = app.test_cli_runner().invoke(args=["stripe", "refresh-coupons"])
+    assert "Coupons: 0 created, 0 updated, 0 deleted, 107 unchanged." in result.output
+
+
+# --- webhooks -----------------------------------------------------------------------------------------------
+
+
+def _deliver(client: FlaskClient, event_type: str, obj: dict[str, Any], created: int | None = None) -> None:
+    body = event(f"evt_{time.time_ns()}", event_type, data={"object": obj})
+    if created is not None:
+        body["created"] = created
+    assert deliver(client, json.dumps(body).encode()).status_code == 200
+
+
+def test_dashboard_changes_arrive_by_webhook(
+    app: Flask, client: FlaskClient, db: SQLAlchemy, synced: list[tuple[str, str, bool]]
+) -> None:
+    now = int(time.time())
+    obj = {"id": "DASH", "object": "coupon", "percent_off": 15.0, "duration": "once", "created": now, "valid": True}
+    _deliver(client, "coupon.created", obj, created=now)
+    coupon = get_live_coupon("DASH")
+    assert coupon is not None
+    assert coupon.percent_off == decimal.Decimal("15")
+    _deliver(client, "coupon.updated", {**obj, "name": "Fifteen", "metadata": {"k": "v"}}, created=now + 2)
+    _deliver(client, "coupon.updated", {**obj, "name": "Stale"}, created=now - 60)  # older: ignored
+    db.session.expire_all()
+    assert coupon.name == "Fifteen"
+    assert coupon.metadata_ == {"k": "v"}
+    _deliver(client, "coupon.deleted", obj, created=now + 3)
+    db.session.expire_all()
+    assert coupon.is_deleted
+    assert synced == [("DASH", "created", True), ("DASH", "updated", True), ("DASH", "deleted", True)]
+
+
+def test_our_own_coupon_created_event_changes_nothing(
+    app: Flask, client: FlaskClient, db: SQLAlchemy, synced: list[tuple[str, str, bool]]
+) -> None:
+    coupon = create_coupon(coupon_id="OURS", percent_off=10)
+    synced.clear()
+    _deliver(client, "coupon.created", at_stripe("OURS"))
+    assert count(db) == 1
+    assert synced == []
+    assert get_live_coupon("OURS") is coupon
+
+
+# --- the JSON API -------------------------------------------------------------------------------------------
+
+
+def test_api_shows_a_live_coupon(app: Flask, logged_in_client: FlaskClient, db: SQLAlchemy) -> None:
+    coupon = create_coupon(coupon_id="API10", percent_off="12.5", duration="repeating", duration_in_months=2)
+    response = logged_in_client.get("/billing/api/coupons/API10")
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "id": "API10",
+        "name": None,
+        "percent_off": "12.50",
+        "amount_off": None,
+        "currency": None,
+        "duration": "repeating",
+        "duration_in_months": 2,
+        "redeem_by": None,
+        "valid": True,
+    }
+    delete_coupon(coupon)
+    assert logged_in_client.get("/billing/api/coupons/API10").status_code == 404
+    assert logged_in_client.get("/billing/api/coupons/NOPE").status_code == 404
+
+
+def test_api_needs_a_login(app: Flask, client: FlaskClient) -> None:
+    assert client.get("/billing/api/coupons/ANY").status_code == 401

@@ -1,0 +1,330 @@
+"""The subscription gate: the decorator, ``require_subscription``, every exemption form, the status policy."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Blueprint, Flask
+from flask.testing import FlaskClient
+from flask_sqlalchemy import SQLAlchemy
+
+from flask_stripe_billing import StripeBilling
+from flask_stripe_billing.gate import has_access, subscription_required
+from flask_stripe_billing.models import StripeCustomer, StripeSubscription, StripeSubscriptionPlan
+from flask_stripe_billing.models.base import utcnow
+from flask_stripe_billing.state import get_state
+from tests import hostapp
+from tests.stripe_openapi.http_client import ValidatingHTTPClient
+
+NOW = utcnow()
+LATER = NOW + dt.timedelta(days=10)
+EARLIER = NOW - dt.timedelta(days=1)
+
+
+def subscribe_row(
+    db: SQLAlchemy,
+    subscriber: hostapp.User,
+    status: str,
+    *,
+    period_end: dt.datetime | None = LATER,
+    end_date: dt.datetime | None = None,
+) -> StripeSubscription:
+    """A subscription row as the webhook handlers leave it (the gate reads nothing else)."""
+    plan = StripeSubscriptionPlan(name="Pro", amount=1500, currency="usd")
+    subscription = StripeSubscription(
+        plan=plan,
+        subscriber_id=subscriber.id,
+        status=status,
+        current_period_end=period_end,
+        end_date=end_date,
+        stripe_subscription_id=f"sub_{status}_{subscriber.id}_{period_end}_{end_date}".replace(" ", "_"),
+    )
+    db.session.add(subscription)
+    db.session.commit()
+    return subscription
+
+
+def page(text: str) -> Callable[[], str]:
+    def view() -> str:
+        return text
+
+    view.__name__ = f"view_{text}"
+    return view
+
+
+@pytest.fixture
+def gated_view(app: Flask) -> Flask:
+    """An application-level view behind ``@subscription_required``, and one refusing past-due payers."""
+    app.add_url_rule("/reports", "reports", subscription_required(page("reports")))
+    app.add_url_rule("/exports", "exports", subscription_required(allow_past_due=False)(page("exports")))
+    return app
+
+
+def test_anonymous_visitors_without_a_login_view_get_401(gated_view: Flask, client: FlaskClient) -> None:
+    assert client.get("/reports").status_code == 401
+
+
+def test_anonymous_visitors_are_sent_to_the_login_view(
+    gated_view: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gated_view.add_url_rule("/login", "login", page("login"))
+    monkeypatch.setattr(hostapp.login, "login_view", "login")
+
+    response = client.get("/reports?x=1")
+
+    assert response.status_code == 302
+    assert response.location.startswith("/login?next=")
+    assert "reports" in response.location
+
+
+def test_non_payers_go_to_the_plans_page_by_default(gated_view: Flask, logged_in_client: FlaskClient) -> None:
+    response = logged_in_client.get("/reports")
+
+    assert response.status_code == 302
+    assert response.location.startswith("/billing/plans")
+    assert response.location.endswith("next=/reports")
+
+
+@pytest.mark.parametrize(
+    ("redirect_to", "expected"),
+    [("/pricing", "/pricing"), ("pricing", "/pricing-page"), ("https://x.test/p", "https://x.test/p")],
+)
+def test_non_payers_go_to_the_configured_redirect(
+    gated_view: Flask, logged_in_client: FlaskClient, redirect_to: str, expected: str
+) -> None:
+    gated_view.add_url_rule("/pricing-page", "pricing", page("pricing"))
+    # The key is read at init_app; replace the validated configuration the way a new init_app would.
+    state = get_state(gated_view)
+    state.config = dataclasses.replace(state.config, subscription_redirect=redirect_to)
+
+    response = logged_in_client.get("/reports")
+
+    assert response.status_code == 302
+    assert response.location == expected
+
+
+def test_json_callers_get_402(gated_view: Flask, logged_in_client: FlaskClient) -> None:
+    response = logged_in_client.get("/reports", headers={"Accept": "application/json"})
+
+    assert response.status_code == 402
+    assert response.json is not None
+    assert response.json["redirect"].startswith("/billing/plans")
+
+
+@pytest.mark.parametrize(
+    ("status", "allowed"),
+    [
+        ("active", True),
+        ("trialing", True),
+        ("past_due", True),
+        ("canceling", True),
+        ("incomplete", False),
+        ("incomplete_expired", False),
+        ("canceled", False),
+        ("unpaid", False),
+        ("paused", False),
+        (None, False),
+    ],
+)
+def test_status_policy(
+    gated_view: Flask, db: SQLAlchemy, user: hostapp.User, logged_in_client: FlaskClient, status: str, allowed: bool
+) -> None:
+    subscribe_row(db, user, status)
+
+    response = logged_in_client.get("/reports")
+
+    assert response.status_code == (200 if allowed else 302)
+    assert has_access(user) is allowed
+
+
+def test_canceling_subscriptions_give_access_until_the_period_ends(
+    app: Flask, db: SQLAlchemy, user: hostapp.User
+) -> None:
+    subscribe_row(db, user, "canceling", period_end=LATER)
+    assert has_access(user)
+    assert not has_access(user, now=LATER + dt.timedelta(seconds=1))
+
+
+def test_canceling_without_a_known_period_end_keeps_access(app: Flask, db: SQLAlchemy, user: hostapp.User) -> None:
+    subscribe_row(db, user, "canceling", period_end=None)
+    assert has_access(user)
+
+
+def test_a_canceling_subscription_whose_period_ended_gives_no_access(
+    gated_view: Flask, db: SQLAlchemy, user: hostapp.User, logged_in_client: FlaskClient
+) -> None:
+    subscribe_row(db, user, "canceling", period_end=EARLIER)
+    assert logged_in_client.get("/reports").status_code == 302
+
+
+def test_a_subscription_past_its_local_end_date_gives_no_access(app: Flask, db: SQLAlchemy, user: hostapp.User) -> None:
+    subscribe_row(db, user, "active", end_date=EARLIER)
+    assert not has_access(user)
+    subscribe_row(db, user, "active", end_date=LATER)
+    assert has_access(user)
+
+
+def test_past_due_can_be_refused(
+    gated_view: Flask, db: SQLAlchemy, user: hostapp.User, logged_in_client: FlaskClient
+) -> None:
+    subscribe_row(db, user, "past_due")
+
+    assert logged_in_client.get("/reports").status_code == 200
+    assert logged_in_client.get("/exports").status_code == 302
+    assert not has_access(user, allow_past_due=False)
+
+
+def test_someone_elses_subscription_gives_no_access(
+    gated_view: Flask, db: SQLAlchemy, user: hostapp.User, logged_in_client: FlaskClient
+) -> None:
+    other = hostapp.User(email="bob@example.com")
+    db.session.add(other)
+    db.session.commit()
+    subscribe_row(db, other, "active")
+
+    assert logged_in_client.get("/reports").status_code == 302
+
+
+def test_the_gate_reads_only_the_database(
+    gated_view: Flask,
+    db: SQLAlchemy,
+    user: hostapp.User,
+    logged_in_client: FlaskClient,
+    stripe_http: ValidatingHTTPClient,
+) -> None:
+    stripe_http.clear()
+
+    logged_in_client.get("/reports")
+    subscribe_row(db, user, "active")
+    logged_in_client.get("/reports")
+
+    assert list(stripe_http.requests) == []
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(StripeCustomer)) == 0
+
+
+def gated_app(app: Flask, exemptions: tuple[str, ...], *, debug: bool = False) -> Flask:
+    """*app* gated as a whole with *exemptions*, with views in blueprints and at application level."""
+    state = get_state(app)
+    # The key is read at init_app; replace the validated configuration the way a new init_app would.
+    state.config = dataclasses.replace(state.config, subscription_required_exempt_urls=exemptions)
+    app.debug = debug
+    app.add_url_rule("/home", "home", page("home"))
+    app.add_url_rule("/about", "about", page("about"))
+    docs = Blueprint("docs", __name__)
+    docs.add_url_rule("/docs/a", "a", page("docs-a"))
+    docs.add_url_rule("/docs/b", "b", page("docs-b"))
+    nested = Blueprint("nested", __name__)
+    nested.add_url_rule("/docs/nested", "n", page("nested"))
+    docs.register_blueprint(nested)
+    shop = Blueprint("shop", __name__)
+    shop.add_url_rule("/shop/cart", "cart", page("cart"))
+    shop.add_url_rule("/shop/pay", "pay", page("pay"))
+    toolbar = Blueprint("debugtoolbar", __name__)
+    toolbar.add_url_rule("/_debug_toolbar/x", "x", page("toolbar"))
+    for blueprint in (docs, shop, toolbar):
+        app.register_blueprint(blueprint)
+    billing: StripeBilling = state.extension
+    billing.require_subscription(app)
+    return app
+
+
+def statuses(client: FlaskClient, *paths: str) -> dict[str, int]:
+    return {path: client.get(path).status_code for path in paths}
+
+
+ALL_PATHS = ("/home", "/about", "/docs/a", "/docs/b", "/docs/nested", "/shop/cart", "/shop/pay")
+
+
+@pytest.mark.parametrize(
+    ("exemptions", "open_paths"),
+    [
+        ((), set()),
+        (("(docs)",), {"/docs/a", "/docs/b", "/docs/nested"}),
+        (("[docs]",), {"/docs/a", "/docs/b", "/docs/nested"}),
+        (("docs.nested",), set()),  # a nested blueprint's endpoint is "docs.nested.n"
+        (("(docs.nested)",), {"/docs/nested"}),
+        (("shop.pay",), {"/shop/pay"}),
+        (("home",), {"/home"}),
+        ((" home ", "[shop]"), {"/home", "/shop/cart", "/shop/pay"}),
+        (("pay",), set()),  # "view" is an application-level endpoint, not any blueprint's view
+    ],
+)
+def test_exemption_forms(
+    app: Flask, logged_in_client: FlaskClient, exemptions: tuple[str, ...], open_paths: set[str]
+) -> None:
+    gated_app(app, exemptions)
+
+    seen = statuses(logged_in_client, *ALL_PATHS)
+
+    assert {path for path, status in seen.items() if status == 200} == open_paths
+    assert {status for path, status in seen.items() if path not in open_paths} <= {302}
+
+
+def test_always_exempt_billing_blueprint_static_files_and_unknown_urls(
+    app: Flask, logged_in_client: FlaskClient
+) -> None:
+    gated_app(app, ())
+
+    assert logged_in_client.get("/billing/api/customers/cus_nobody").status_code == 404  # not a redirect
+    with logged_in_client.get("/billing/static/stripe_billing/billing.css") as response:
+        assert response.status_code == 200
+    assert logged_in_client.get("/static/nothing.css").status_code == 404
+    assert logged_in_client.get("/no/such/page").status_code == 404
+
+
+@pytest.mark.parametrize(("debug", "expected"), [(True, 200), (False, 302)])
+def test_debug_toolbar_is_exempt_only_in_debug(
+    app: Flask, logged_in_client: FlaskClient, debug: bool, expected: int
+) -> None:
+    gated_app(app, (), debug=debug)
+    assert logged_in_client.get("/_debug_toolbar/x").status_code == expected
+
+
+def test_anonymous_visitors_of_a_gated_app_are_asked_to_log_in(app: Flask, client: FlaskClient) -> None:
+    gated_app(app, ("about",))
+    assert client.get("/home").status_code == 401
+    assert client.get("/about").status_code == 200
+
+
+def test_payers_pass_a_gated_app(app: Flask, db: SQLAlchemy, user: hostapp.User, logged_in_client: FlaskClient) -> None:
+    gated_app(app, ())
+    subscribe_row(db, user, "active")
+    assert set(statuses(logged_in_client, *ALL_PATHS).values()) == {200}
+
+
+def test_a_gated_blueprint_leaves_the_rest_open(app: Flask, logged_in_client: FlaskClient) -> None:
+    members = Blueprint("members", __name__)
+    members.add_url_rule("/members", "index", page("members"))
+    get_state(app).extension.require_subscription(members)
+    app.register_blueprint(members)
+    app.add_url_rule("/open", "open", page("open"))
+
+    assert logged_in_client.get("/members").status_code == 302
+    assert logged_in_client.get("/open").status_code == 200
+
+
+def test_a_billing_blueprint_registered_under_another_name_is_found(
+    database_url: str, stripe_config: dict[str, Any], stripe_http: ValidatingHTTPClient
+) -> None:
+    from flask_stripe_billing.blueprint import create_blueprint
+    from tests.conftest import running_app
+
+    config = {**stripe_config, "SQLALCHEMY_DATABASE_URI": database_url}
+    with running_app(config, http_client=stripe_http, register_blueprint=False) as application:
+        application.register_blueprint(create_blueprint(), name="payments", url_prefix="/money")
+        get_state(application).extension.require_subscription(application)
+        application.add_url_rule("/home", "home", page("home"))
+        account = hostapp.User(email="ada@example.com")
+        hostapp.db.session.add(account)
+        hostapp.db.session.commit()
+        client = application.test_client()
+        with client.session_transaction() as session:
+            session["_user_id"] = str(account.id)
+
+        assert client.get("/home").location == "/money/plans?next=/home"
+        assert client.get("/money/plans").status_code == 200  # exempt, and its links work under the new name
