@@ -15,7 +15,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask_stripe_billing.offline import OFFLINE_API_KEY, OFFLINE_PUBLISHABLE_KEY, OfflineStripe
+from flask_stripe_billing.offline import OFFLINE_API_KEY, OFFLINE_PUBLISHABLE_KEY, AppServer, OfflineStripe
 
 from . import OFFLINE_SETTINGS, create_app
 from .seed import ADMIN_USER, DEMO_USER
@@ -56,7 +56,8 @@ def main() -> None:
         print(
             "Test cards: 4242 4242 4242 4242 (works), 4000 0000 0000 0002 (declined), 4000 0027 6000 3184 (3-D Secure)"
         )
-        app.run(host=host, port=port, use_reloader=False)
+        # Not app.run(): see AppServer for why webhooks are better served by the standard library's server.
+        AppServer(app, port, host=host, quiet=False).serve_forever()
 
 
 if __name__ == "__main__":

@@ -19,14 +19,17 @@ from __future__ import annotations
 import json
 import os
 import socket
+import socketserver
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from types import TracebackType
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 #: Any secret key works with localstripe; this one is obviously not real.
 OFFLINE_API_KEY = "sk_test_offline"
@@ -157,6 +160,75 @@ def _accept_as_given(resource: Any, names: tuple[str, ...]) -> None:  # pragma: 
             setattr(self, name, given.get(name))
 
     resource.__init__ = __init__
+
+
+class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Requests are not logged (tests); :class:`AppServer` with ``quiet=False`` logs them."""
+
+
+class AppServer:
+    """Serve a Flask application on a local port, one thread per request, so that the offline Stripe can
+    deliver webhooks to it (and a browser can load its pages).
+
+    .. code-block:: python
+
+        with AppServer(app) as server:
+            offline.register_webhook("dev", f"{server.url}/billing/webhooks", secret)
+
+    It uses the standard library's WSGI server rather than Werkzeug's development server (``flask run``):
+    the webhook route processes an event once its answer is sent, in the response's close callbacks, and
+    Werkzeug's server skips those when the client resets the connection after reading the answer, which
+    localstripe sometimes does.  The event is then kept but only processed by ``flask stripe replay-webhooks
+    --failed``.  Production servers (gunicorn, uWSGI, waitress) always call them.
+
+    :param port: the port (default: a free one).
+    :param quiet: do not log each request to standard error.
+    """
+
+    def __init__(self, app: Any, port: int = 0, *, host: str = "127.0.0.1", quiet: bool = True) -> None:
+        handler = _QuietHandler if quiet else WSGIRequestHandler
+        self._host = host
+        self._server = make_server(host, port, app, server_class=_ThreadingWSGIServer, handler_class=handler)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The application's base URL, e.g. ``http://127.0.0.1:50123``."""
+        return f"http://{self._host}:{self._server.server_port}"
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until interrupted, then close the socket."""
+        try:
+            self._server.serve_forever(poll_interval=0.1)
+        finally:
+            self._server.server_close()
+
+    def start(self) -> AppServer:
+        """Serve from a background thread."""
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=10)
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> AppServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
 
 
 def _serve(port: int) -> None:  # pragma: no cover - runs in the child process

@@ -24,20 +24,9 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_stripe_billing import coupons, plans
 from flask_stripe_billing.models import ChargeStatus, StripeCustomer, StripeSubscription, StripeSubscriptionPlan
 from tests import hostapp
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, GOOD_CARD, fill_card
 from tests.test_charges import SCA_CARD, customer_with, new_charge
 from tests.test_webhook_localstripe import served  # noqa: F401 - the app served on a local port
-
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed: browser tests skipped")
 pytestmark = [
@@ -47,7 +36,6 @@ pytestmark = [
     pytest.mark.slow,
 ]
 
-GOOD_CARD = "4242424242424242"
 DECLINED_CARD = "4000000000000002"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1100, "height": 900}
@@ -115,16 +103,6 @@ def page(browser: Any, login_route: None, user: hostapp.User, request: pytest.Fi
 @pytest.fixture
 def shoot(page: Any, tmp_path: Path) -> Shooter:
     return Shooter(page, tmp_path)
-
-
-def fill_card(page: Any, number: str) -> None:
-    """Type a card into the card element (the offline Stripe.js renders plain inputs, named by placeholder)."""
-    element = page.locator("#sb-card-element")
-    element.locator("input[placeholder=number]").fill(number)
-    element.locator("input[placeholder=exp_month]").fill("12")
-    element.locator("input[placeholder=exp_year]").fill("34")
-    element.locator("input[placeholder=cvc]").fill("123")
-    element.locator("input[placeholder=postal_code]").fill("10001")
 
 
 def saved_customer(db: SQLAlchemy, user: hostapp.User) -> StripeCustomer | None:

@@ -3,6 +3,7 @@ sent to the payment page, the admin page, against the offline Stripe."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +19,9 @@ from example_app.models import User, db
 from example_app.seed import ADMIN_USER, DEMO_USER
 from flask_stripe_billing.customers import create_customer
 from flask_stripe_billing.models import StripeCharge, StripeSubscriptionPlan, StripeWebhook
-from flask_stripe_billing.offline import OfflineStripe
+from flask_stripe_billing.offline import AppServer, OfflineStripe
 from flask_stripe_billing.state import get_state
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, GOOD_CARD, fill_card
 from tests.stripe_openapi.http_client import ValidatingHTTPClient
 
 
@@ -130,3 +132,40 @@ def test_admin_page_is_for_admins_only(demo: Flask) -> None:
     page = client.get("/admin")
     assert page.status_code == 200
     assert "evt_demo_1" in page.get_data(as_text=True)
+
+
+# -- the demo's journey in a real browser -----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing: browser test skipped")
+def test_subscribing_with_a_card_opens_the_premium_area(demo: Flask, tmp_path: Path) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed: browser test skipped")
+    with AppServer(demo) as server, sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(base_url=server.url)
+        page.set_default_timeout(15_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        try:
+            page.goto("/login")
+            page.fill("#email", DEMO_USER[0])
+            page.fill("#password", DEMO_USER[1])
+            page.get_by_role("button", name="Log in").click()
+            page.goto("/premium")
+            page.wait_for_url("**/billing/plans**")
+            assert page.get_by_text("Acme Analytics").first.is_visible()  # the billing pages in the site's layout
+            page.get_by_role("button", name="Subscribe to Starter").click()
+            page.wait_for_url("**/billing/card**")
+            fill_card(page, GOOD_CARD)
+            page.get_by_role("button", name="Save card").click()
+            page.wait_for_url("**/billing/plans")
+            page.get_by_role("button", name="Subscribe to Starter").click()
+            page.wait_for_url("**/billing/account")
+            page.screenshot(path=str(tmp_path / "account.png"), full_page=True)
+            page.goto("/premium")
+            assert page.get_by_text("on the Starter plan").is_visible()
+            page.screenshot(path=str(tmp_path / "premium.png"), full_page=True)
+        finally:
+            browser.close()
+    assert errors == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 
@@ -10,23 +9,17 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from flask_stripe_billing.models import StripeWebhook, WebhookStatus
-from flask_stripe_billing.offline import OfflineStripe
+from flask_stripe_billing.offline import AppServer, OfflineStripe
 from flask_stripe_billing.state import get_state
 
 
 @pytest.fixture
 def served(app: Flask) -> Iterator[str]:
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    """The app served on a local port (see :class:`AppServer` for why not Werkzeug's development server)."""
+    with AppServer(app) as server:
+        yield server.url
 
 
 def test_events_from_the_offline_stripe_are_verified_stored_and_processed(
