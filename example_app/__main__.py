@@ -12,6 +12,8 @@ import contextlib
 import json
 import os
 import secrets
+import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,8 @@ from .seed import ADMIN_USER, DEMO_USER
 
 
 def main() -> None:
+    # A plain ``kill`` (SIGTERM) stops the demo like Ctrl-C: the offline Stripe and its settings file go too.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "5000"))
     with contextlib.ExitStack() as stack:
