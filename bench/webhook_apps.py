@@ -2,6 +2,8 @@
 
 * ``ours()`` — a host application with flask-stripe-billing, default configuration (events processed in the
   web process once the answer is sent).
+* ``ours_handoff()`` — the same with ``STRIPE_WEBHOOK_EVENT_CALLBACK`` set, as in the Celery recipe: the web
+  process only verifies, stores and hands the event on (here to a list standing in for the broker).
 * ``baseline()`` — the least a correct endpoint can do: a bare Flask route that verifies the signature and
   stores the raw event with one INSERT.
 """
@@ -31,16 +33,29 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     email = db.Column(db.String(255))
 
 
-def ours() -> Flask:
+def ours(**config: object) -> Flask:
     app = Flask(__name__)
     app.config.update(
         SQLALCHEMY_DATABASE_URI=os.environ["DATABASE_URL"],
         STRIPE_API_KEY=API_KEY,
         STRIPE_WEBHOOK_ENDPOINT_SECRET=SECRET,
+        **config,
     )
     db.init_app(app)
     StripeBilling(app, db=db, subscriber_model=User)
     return app
+
+
+#: What ``ours_handoff`` hands events to (a task queue's ``delay`` in a real application).
+handed_off: list[str] = []
+
+
+def hand_off(webhook: object) -> None:
+    handed_off.append(str(getattr(webhook, "id", "")))
+
+
+def ours_handoff() -> Flask:
+    return ours(STRIPE_WEBHOOK_EVENT_CALLBACK=hand_off)
 
 
 baseline_metadata = sa.MetaData()

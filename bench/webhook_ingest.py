@@ -2,7 +2,9 @@
 
     python bench/webhook_ingest.py [--events 1000] [--http-events 2000]
 
-Runs in-process (Flask's test client, one request at a time) and over HTTP (gunicorn, 2 workers, 4 client
+Measures our endpoint twice, processing each event in the web process (``inline``, the default) and handing it
+to a queue (``hand-off``, ``STRIPE_WEBHOOK_EVENT_CALLBACK`` as in the Celery recipe). Runs in-process (Flask's
+test client, one request at a time) and over HTTP (gunicorn, 2 workers, 4 client
 threads) on SQLite, and on PostgreSQL when ``BENCH_POSTGRES_URL`` (or ``TEST_POSTGRES_URL``) is set. Every
 figure is measured in the same run for both applications; the ratio is ours / baseline (higher is better).
 """
@@ -118,7 +120,7 @@ def over_http(port: int, events: int, threads: int = 4) -> dict[str, float]:
 
 def report(label: str, ours: dict[str, float], base: dict[str, float]) -> None:
     print(
-        f"{label:<22} ours {ours['rate']:7.0f}/s p50 {ours['p50_ms']:6.2f} ms p99 {ours['p99_ms']:6.2f} ms | "
+        f"{label:<38} ours {ours['rate']:7.0f}/s p50 {ours['p50_ms']:6.2f} ms p99 {ours['p99_ms']:6.2f} ms | "
         f"baseline {base['rate']:7.0f}/s p50 {base['p50_ms']:6.2f} ms p99 {base['p99_ms']:6.2f} ms | "
         f"ratio {ours['rate'] / base['rate']:.2f}"
     )
@@ -138,18 +140,19 @@ def main() -> None:
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPU(s); ratio = ours / baseline events per second")
     for name, url in databases.items():
         os.environ["DATABASE_URL"] = url
-        webhook_apps.reset_schema()
-        report(
-            f"{name} in-process",
-            in_process(webhook_apps.ours, args.events),
-            in_process(webhook_apps.baseline, args.events),
-        )
-        webhook_apps.reset_schema()
-        with gunicorn("bench.webhook_apps:ours()", url) as port:
-            ours = over_http(port, args.http_events)
-        with gunicorn("bench.webhook_apps:baseline()", url) as port:
-            base = over_http(port, args.http_events)
-        report(f"{name} HTTP (2 workers)", ours, base)
+        for label, factory in (("inline", "ours"), ("hand-off", "ours_handoff")):
+            webhook_apps.reset_schema()
+            report(
+                f"{name} in-process, {label}",
+                in_process(getattr(webhook_apps, factory), args.events),
+                in_process(webhook_apps.baseline, args.events),
+            )
+            webhook_apps.reset_schema()
+            with gunicorn(f"bench.webhook_apps:{factory}()", url) as port:
+                ours = over_http(port, args.http_events)
+            with gunicorn("bench.webhook_apps:baseline()", url) as port:
+                base = over_http(port, args.http_events)
+            report(f"{name} HTTP (2 workers), {label}", ours, base)
 
 
 if __name__ == "__main__":
