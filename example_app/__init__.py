@@ -48,7 +48,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     # Written by ``python -m example_app`` while it runs an offline Stripe, so that ``flask --app example_app
     # stripe ...`` commands in another terminal talk to the same one.
-    app.config.from_file(os.path.join(app.instance_path, OFFLINE_SETTINGS), load=json.load, silent=True)
+    # Never with a real key: a file left by a killed demo must not send it to an old local port.
+    if not (os.environ.get("STRIPE_API_KEY") or os.environ.get("FLASK_STRIPE_API_KEY")):
+        app.config.from_file(os.path.join(app.instance_path, OFFLINE_SETTINGS), load=json.load, silent=True)
     app.config.from_prefixed_env()
     app.config.update(config or {})
     db.init_app(app)

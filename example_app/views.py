@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 
 from flask_stripe_billing.gate import subscription_required
 from flask_stripe_billing.models import ChargeStatus, StripeCharge, StripeSubscriptionPlan, StripeWebhook
+from flask_stripe_billing.views.common import is_local_path
 
 from .models import User, db
 
@@ -70,7 +71,7 @@ def login() -> str | Response:
             login_user(user)
             target = request.args.get("next", "")
             # Only local paths: an open redirect would let a phishing link bounce through our log-in.
-            return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("site.home"))
+            return redirect(target if is_local_path(target) else url_for("site.home"))
         flash("Wrong e-mail address or password.", "error")
     return render_template("login.html")
 

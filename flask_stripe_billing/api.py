@@ -17,6 +17,7 @@ from flask import Blueprint, Response, jsonify, request
 from . import customers, errors
 from .models.base import subscriber_key
 from .models.customer import StripeCustomer
+from .shapes import could_be_stripe_id
 from .state import get_state
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -126,6 +127,8 @@ def customer_json(customer: StripeCustomer) -> dict[str, Any]:
 
 def owned_customer(subscriber: Any, stripe_customer_id: str) -> StripeCustomer | None:
     """The subscriber's customer with that Stripe id, or ``None`` (also when someone else owns it)."""
+    if not could_be_stripe_id(stripe_customer_id):
+        return None
     query = sa.select(StripeCustomer).where(
         StripeCustomer.stripe_customer_id == stripe_customer_id,
         StripeCustomer.subscriber_id == subscriber_key(subscriber),

@@ -74,18 +74,24 @@ class BillableMixin:
         through :func:`flask_stripe_billing.charges.charge`, which documents the outcomes and errors
         (a decline, authentication required, no customer...).
         """
+        from . import errors
+        from .charge_checks import check_charge_input
         from .charges import charge as send_charge
         from .models import StripeCharge
         from .state import get_state
 
         state = get_state()
         customer = self.stripe_customer
+        # Checked before the row is stored: a refused call must not leave a pending charge for cron to take.
+        if customer is None or not customer.default_source:
+            raise errors.NoCustomerError(f"{self!r} has no active Stripe customer with a default card.")
         row = StripeCharge(
             amount=amount,
             currency=options.pop("currency", None) or state.config.default_currency,
-            customer_id=customer.id if customer is not None else None,
+            customer_id=customer.id,
             **options,
         )
+        check_charge_input(row)
         row.subscriber = self
         state.db.session.add(row)
         state.db.session.commit()

@@ -91,6 +91,12 @@ def release(charge: StripeCharge, status: ChargeStatus) -> None:
     finish(charge)
 
 
+def give_back(charge: StripeCharge) -> None:
+    """Release a claim that sent nothing this time: ``unknown`` if the charge has a key (an earlier attempt may
+    have been charged with it), else ``pending``."""
+    release(charge, ChargeStatus.UNKNOWN if charge.idempotency_key else ChargeStatus.PENDING)
+
+
 def finish(charge: StripeCharge) -> None:
     """Drop the claim (unless still in flight: ``processing``) and commit."""
     if charge.status != ChargeStatus.IN_FLIGHT:

@@ -89,9 +89,12 @@ def latest_charge(intent: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 
 def apply_refunded(charge: StripeCharge, stripe_charge: Mapping[str, Any]) -> None:
-    """Take Stripe's refunded amount of a charge object (it may include refunds made in the Dashboard)."""
+    """Take Stripe's refunded amount of a charge object (it may include refunds made in the Dashboard).
+
+    Refunds only add up, so a smaller figure is an older view (a late event) and is not taken.
+    """
     refunded = stripe_charge.get("amount_refunded")
-    if is_whole_number(refunded) and 0 <= refunded <= charge.amount:
+    if is_whole_number(refunded) and charge.amount_refunded <= refunded <= charge.amount:
         charge.amount_refunded = refunded
         charge.is_refunded = refunded >= charge.amount or bool(stripe_charge.get("refunded"))
 

@@ -34,7 +34,7 @@ from flask.cli import with_appcontext
 from . import errors
 from .batch import Failures, progress
 from .charge_checks import check_charge_input
-from .charge_claims import CLAIM_LEASE, claim
+from .charge_claims import CLAIM_LEASE, claim, give_back
 from .charges import send_claimed
 from .models.base import utcnow
 from .models.charge import ChargeStatus, StripeCharge
@@ -220,9 +220,7 @@ def _check(charge: StripeCharge) -> None:
     try:
         check_charge_input(charge)
     except errors.ChargeStateError:
-        charge.status = ChargeStatus.PENDING if charge.idempotency_key is None else ChargeStatus.UNKNOWN
-        charge.claimed_by = charge.claimed_until = None
-        get_state().db.session.commit()
+        give_back(charge)
         raise
 
 
@@ -254,9 +252,7 @@ def _give_up(charge_id: int) -> None:
     session.rollback()
     charge = session.get(StripeCharge, charge_id)
     if charge is not None and charge.status == ChargeStatus.IN_FLIGHT:
-        charge.status = ChargeStatus.UNKNOWN if charge.idempotency_key else ChargeStatus.PENDING
-        charge.claimed_by = charge.claimed_until = None
-        session.commit()
+        give_back(charge)
 
 
 def dry_run_rows() -> list[StripeCharge]:

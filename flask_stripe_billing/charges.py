@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from . import errors, sync
 from .charge_checks import check_chargeable, check_idempotency_key
-from .charge_claims import claim, finish, release, store_new_key
+from .charge_claims import claim, finish, give_back, release, store_new_key
 from .charge_outcomes import (
     apply_card_error,
     apply_payment_intent,
@@ -36,6 +36,7 @@ from .models.customer import StripeCustomer
 from .payment_intents import fetch_payment_intent, find_payment_intent, key_may_be_forgotten, payment_intent_params
 from .shapes import expandable_id
 from .state import get_state
+from .webhooks.handlers.rows import lock
 
 
 def charge(charge: StripeCharge, idempotency_key: str | None = None) -> StripeCharge:
@@ -129,9 +130,13 @@ def send_claimed(charge: StripeCharge, customer: StripeCustomer | None) -> Strip
     if customer is None:
         customer = customer_for(charge)
         if customer is None:
-            release(charge, ChargeStatus.PENDING)
+            give_back(charge)
             record_no_customer(charge)
     assert customer is not None
+    if customer.id != charge.customer_id:
+        # Stored before the request: a replay after a lost answer pays with the same customer (same request).
+        charge.customer_id = customer.id
+        get_state().db.session.commit()
     if charge.stripe_payment_intent_id:
         return _resolve_by_reading(charge)
     if not charge.idempotency_key:
@@ -160,8 +165,6 @@ def send_claimed(charge: StripeCharge, customer: StripeCustomer | None) -> Strip
     if _recorded_meanwhile(charge):
         return charge
     apply_payment_intent(charge, intent)
-    if customer.id != charge.customer_id:
-        charge.customer_id = customer.id
     finish(charge)
     return _announce(charge, ChargeStatus.IN_FLIGHT)
 
@@ -169,7 +172,9 @@ def send_claimed(charge: StripeCharge, customer: StripeCustomer | None) -> Strip
 def _recorded_meanwhile(charge: StripeCharge) -> bool:
     """Re-read the row after the request: a webhook may have recorded the success while we waited (then its
     signal was sent, and nothing is left to do but drop the claim)."""
-    get_state().db.session.refresh(charge)
+    # Locked (PostgreSQL) until the commit that follows, with no request in between: a webhook recording the
+    # success at this moment then waits, and only one of the two sends the signal.
+    lock(charge)
     if not charge.is_charged:
         return False
     finish(charge)

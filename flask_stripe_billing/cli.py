@@ -71,7 +71,8 @@ def refresh_customers_command(batch_size: int) -> None:
         f"Refreshed {summary.total} customer(s): {summary.updated} updated, {summary.unchanged} unchanged, "
         f"{summary.missing} missing at Stripe, {summary.errors} error(s)."
     )
-    if summary.errors:
+    if summary.failures:
+        summary.failures.report("refresh-customers")
         raise SystemExit(1)
 
 

@@ -200,6 +200,9 @@ def translate_error(exc: stripe.StripeError, api_base: str) -> errors.StripeRequ
         return errors.CardError(message, user_message=exc.user_message or getattr(error, "message", None), **details)
     if isinstance(exc, stripe.IdempotencyError):
         return errors.IdempotencyError(message, **details)
+    if details["code"] == "idempotency_key_in_use":
+        # 409: a request with this key is still being carried out; its outcome is not known yet.
+        return errors.OutcomeUnknownError(message, **details)
     if isinstance(exc, stripe.InvalidRequestError):
         return errors.InvalidRequestError(message, **details)
     if isinstance(exc, (stripe.AuthenticationError, stripe.PermissionError)):

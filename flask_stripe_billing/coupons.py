@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from . import errors, signals, sync
 from .models.base import from_timestamp, utcnow
 from .models.coupon import IMMUTABLE_FIELDS, CouponDuration, StripeCoupon
+from .shapes import could_be_stripe_id
 from .state import get_state
 
 #: What :func:`create_coupon` accepts: the fields fixed at creation, plus the two that can change later.
@@ -51,6 +52,8 @@ def live_coupons() -> sa.Select[StripeCoupon]:
 
 def get_live_coupon(coupon_id: str) -> StripeCoupon | None:
     """The coupon with this id that is not deleted and exists at Stripe, or ``None``.  Reads only the database."""
+    if not could_be_stripe_id(coupon_id):
+        return None
     query = live_coupons().where(StripeCoupon.coupon_id == coupon_id, StripeCoupon.is_created_at_stripe.is_(True))
     return get_state().db.session.scalars(query).first()
 
@@ -361,7 +364,8 @@ def refresh_coupons(on_progress: Callable[[int], None] | None = None) -> CouponR
         if coupon is None:
             changes.append((new_coupon_from_stripe(data, sync.fetched_now()), "created"))
             summary.created += 1
-        elif apply_stripe_coupon(coupon, data, sync.fetched_now()):
+        elif apply_stripe_coupon(coupon, data, sync.fetched_now()) or not coupon.is_created_at_stripe:
+            coupon.is_created_at_stripe = True  # a creation whose answer was lost: Stripe has it
             changes.append((coupon, "updated"))
             summary.updated += 1
         else:
@@ -369,7 +373,8 @@ def refresh_coupons(on_progress: Callable[[int], None] | None = None) -> CouponR
         if on_progress is not None:
             on_progress(1)
     for coupon_id, coupon in local.items():
-        if coupon_id not in seen:
+        # A coupon not (yet) created at Stripe is not missing there: its creation may still be under way.
+        if coupon_id not in seen and coupon.is_created_at_stripe:
             coupon.is_deleted = True
             changes.append((coupon, "deleted"))
             summary.deleted += 1

@@ -11,12 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
 from . import errors, signals
+from .batch import Failures
 from .models.base import subscriber_key
 from .models.customer import StripeCustomer
 from .shapes import expandable_id, list_data
@@ -130,11 +131,19 @@ def apply_stripe_customer(
     if data.get("deleted"):
         customer.is_active = False
         return
-    customer.stripe_customer_id = data.get("id") or customer.stripe_customer_id
+    customer.stripe_customer_id = expandable_id(data.get("id")) or customer.stripe_customer_id
     if has_card_list(data):
-        customer.sources = summarize_sources(data)
+        customer.sources = summarize_sources(data) + _payment_methods_not_listed(customer, data)
     customer.default_source = default_source_id(data)
     remember(customer, data, seen_at)
+
+
+def _payment_methods_not_listed(customer: StripeCustomer, data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The row's payment-method cards, when *data* cannot say: a customer object as Stripe sends it (in an event)
+    lists card sources only; its payment methods come from our own read (``payment_methods``, see :func:`_fetch`)."""
+    if isinstance(data.get("payment_methods"), Mapping | list):
+        return []
+    return [card for card in customer.sources or () if isinstance(card, dict) and str(card.get("id")).startswith("pm_")]
 
 
 def has_card_list(data: Mapping[str, Any]) -> bool:
@@ -160,7 +169,7 @@ def summarize_sources(data: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def summarize_card(item: Any) -> dict[str, Any] | None:
     """A summary (id, brand, last4, exp_month, exp_year) of a card, source or payment method; else ``None``."""
-    if not isinstance(item, Mapping) or not item.get("id"):
+    if not isinstance(item, Mapping) or not isinstance(item.get("id"), str) or not item["id"]:
         return None
     nested = item.get("card")
     card: Mapping[str, Any] = nested if isinstance(nested, Mapping) else item
@@ -292,7 +301,13 @@ class RefreshSummary:
     updated: int = 0
     unchanged: int = 0
     missing: int = 0
-    errors: int = 0
+    #: The customers that could not be refreshed, and why (reported by ``flask stripe refresh-customers``).
+    failures: Failures = field(default_factory=Failures)
+
+    @property
+    def errors(self) -> int:
+        """How many customers could not be refreshed."""
+        return len(self.failures)
 
     @property
     def total(self) -> int:
@@ -355,13 +370,13 @@ def _refresh_counted(
         try:
             refresh_customer(customer)
             break
-        except TRANSIENT_ERRORS:
+        except TRANSIENT_ERRORS as exc:
             if attempt == max_attempts - 1:
-                summary.errors += 1
+                summary.failures.add(f"customer {customer.stripe_customer_id}", exc)
                 return
             sleep(backoff * 2**attempt)
-        except errors.StripeRequestError:
-            summary.errors += 1
+        except errors.StripeRequestError as exc:
+            summary.failures.add(f"customer {customer.stripe_customer_id}", exc)
             return
     if before[0] and not customer.is_active:
         summary.missing += 1

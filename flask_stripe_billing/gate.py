@@ -31,14 +31,11 @@ from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any, TypeVar, cast, overload
 
-import sqlalchemy as sa
 from flask import Blueprint, Flask, current_app, jsonify, redirect, request, url_for
 from werkzeug.exceptions import Unauthorized
 from werkzeug.wrappers import Response
 
 from .api import current_subscriber
-from .models.base import subscriber_key, utcnow
-from .models.subscription import LIVE_STATUSES, StripeSubscription, SubscriptionStatus
 from .state import get_state
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -52,20 +49,11 @@ DEBUG_TOOLBAR_BLUEPRINT = "debugtoolbar"
 
 
 def has_access(subscriber: Any, *, allow_past_due: bool = True, now: dt.datetime | None = None) -> bool:
-    """Whether *subscriber* may pass the gate, by the policy in this module's documentation.
+    """Whether *subscriber* may pass the gate, by the policy in this module's documentation: the rule of
+    :func:`flask_stripe_billing.subscriptions.is_subscribed`.  Reads only the database (one query)."""
+    from .subscriptions import is_subscribed
 
-    A subscription gives access when :meth:`~flask_stripe_billing.models.StripeSubscription.is_valid` says so
-    (the rule :func:`flask_stripe_billing.subscriptions.is_subscribed` uses too), its local ``end_date`` has
-    not passed, and it is not past due when *allow_past_due* is false.  Reads only the database (one query).
-    """
-    now = now or utcnow()
-    statuses = set(LIVE_STATUSES) if allow_past_due else set(LIVE_STATUSES) - {SubscriptionStatus.PAST_DUE}
-    query = sa.select(StripeSubscription).where(
-        StripeSubscription.subscriber_id == subscriber_key(subscriber),
-        StripeSubscription.status.in_(sorted(statuses)),
-        sa.or_(StripeSubscription.end_date.is_(None), StripeSubscription.end_date > now),
-    )
-    return any(subscription.is_valid(now) for subscription in get_state().db.session.scalars(query))
+    return is_subscribed(subscriber, allow_past_due=allow_past_due, now=now)
 
 
 def ask_to_log_in() -> Response:

@@ -12,7 +12,7 @@ from typing import Any
 from .models.base import utcnow
 from .models.charge import StripeCharge
 from .models.customer import StripeCustomer
-from .shapes import list_data
+from .shapes import expandable_id, list_data
 from .state import get_state
 
 #: Stripe keeps an idempotency key for at least 24 hours.  A key older than this is not replayed blindly: the
@@ -75,7 +75,23 @@ def find_payment_intent(charge: StripeCharge) -> dict[str, Any] | None:
     query = f"metadata['charge_id']:'{charge.id}'"
     result = get_state().gateway.request("get", "/v1/payment_intents/search", {"query": query, "limit": 10})
     for intent in list_data(result):
-        metadata = intent.get("metadata") if isinstance(intent, Mapping) else None
-        if isinstance(metadata, Mapping) and metadata.get("charge_id") == str(charge.id):
+        if isinstance(intent, Mapping) and is_intent_for(charge, intent):
             return dict(intent)
     return None
+
+
+def is_intent_for(charge: StripeCharge, intent: Mapping[str, Any]) -> bool:
+    """Whether *intent* is the one made for *charge*: its ``charge_id`` metadata, and the same money and customer.
+
+    Row ids are not unique across a Stripe account (another application, a staging copy), so the metadata
+    alone does not make a PaymentIntent ours.
+    """
+    metadata = intent.get("metadata")
+    customer = charge.customer
+    return (
+        isinstance(metadata, Mapping)
+        and metadata.get("charge_id") == str(charge.id)
+        and intent.get("amount") == charge.amount
+        and str(intent.get("currency", "")).lower() == charge.currency.lower()
+        and (customer is None or expandable_id(intent.get("customer")) == customer.stripe_customer_id)
+    )

@@ -111,6 +111,10 @@ def create_plan(plan: StripeSubscriptionPlan) -> dict[str, Any]:
     return data
 
 
+#: What a plan found at Stripe under our id must share with ours to be taken over.
+BILLING_FIELDS = ("amount", "currency", "interval", "interval_count")
+
+
 def _create_or_take_over(path: str, params: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
     """POST *params* to *path*; if an object with that id exists (an interrupted earlier call), fetch it."""
     gateway = get_state().gateway
@@ -118,6 +122,16 @@ def _create_or_take_over(path: str, params: dict[str, Any], idempotency_key: str
         return gateway.request("post", path, params, idempotency_key=idempotency_key)
     except errors.StripeRequestError as exc:
         # Past the idempotency key's 24 hours a retry is answered "already exists" (offline Stripe: 409).
-        if exc.code != "resource_already_exists" and exc.http_status != 409:
+        already_exists = exc.code == "resource_already_exists" or (
+            exc.http_status == 409 and exc.code != "idempotency_key_in_use"
+        )
+        if not already_exists:
             raise
-        return gateway.request("get", f"{path}/{params['id']}")
+    existing = gateway.request("get", f"{path}/{params['id']}")
+    # Taken over only if it bills what this row says: another object under the same id must not be adopted.
+    differing = [name for name in BILLING_FIELDS if name in params and existing.get(name) != params[name]]
+    if differing:
+        raise errors.PlanError(
+            f"{params['id']} already exists at Stripe with another {', '.join(differing)}; give this plan another id."
+        )
+    return existing

@@ -37,7 +37,7 @@ def refund(charge: StripeCharge, amount_to_refund: int | None = None, *, reason:
         raise errors.ChargeStateError(
             f"The amount to refund must be a positive whole number, not {amount_to_refund!r}."
         )
-    if reason is not None and reason not in REFUND_REASONS:
+    if reason is not None and (not isinstance(reason, str) or reason not in REFUND_REASONS):
         raise errors.ChargeStateError(f"Refund reason {reason!r} is not one of {sorted(REFUND_REASONS)}.")
     _check_remaining(charge, amount_to_refund)
     state = get_state()

@@ -25,3 +25,12 @@ def expandable_id(value: Any) -> str | None:
     if isinstance(value, Mapping):
         value = value.get("id")
     return value if isinstance(value, str) and value else None
+
+
+def could_be_stripe_id(value: Any) -> bool:
+    """Whether *value* could be a Stripe id: printable text of at most 255 characters (the id columns' size).
+
+    Anything else (a NUL byte, which PostgreSQL refuses in text, a control character, a huge string) cannot
+    name a stored object, so a lookup answers "not found" instead of failing in the database.
+    """
+    return isinstance(value, str) and 0 < len(value) <= 255 and value.isprintable()

@@ -20,6 +20,7 @@ older shapes, as the webhook handlers do.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -53,19 +54,28 @@ def active_subscription(subscriber: Any) -> StripeSubscription | None:
     return get_state().db.session.scalars(query).first()
 
 
-def is_subscribed(subscriber: Any, plan: StripeSubscriptionPlan | None = None) -> bool:
+def is_subscribed(
+    subscriber: Any,
+    plan: StripeSubscriptionPlan | None = None,
+    *,
+    allow_past_due: bool = True,
+    now: dt.datetime | None = None,
+) -> bool:
     """Whether the subscriber has a subscription giving access now (to *plan*, if given).
 
-    Active and past-due subscriptions count (Stripe is still collecting), a trial until it ends, a subscription
-    canceled at period end until that end.  Reads only the database.
+    Active subscriptions count, past-due ones too unless *allow_past_due* is false (Stripe is still
+    collecting), a trial until it ends, a subscription canceled at period end until that end; none past its
+    local ``end_date``.  The subscription gate uses this rule.  Reads only the database (one query).
     """
+    now = now or utcnow()
+    statuses = set(LIVE_STATUSES) if allow_past_due else set(LIVE_STATUSES) - {SubscriptionStatus.PAST_DUE}
     query = sa.select(StripeSubscription).where(
         StripeSubscription.subscriber_id == subscriber_key(subscriber),
-        StripeSubscription.status.in_([str(status) for status in LIVE_STATUSES]),
+        StripeSubscription.status.in_(sorted(str(status) for status in statuses)),
+        sa.or_(StripeSubscription.end_date.is_(None), StripeSubscription.end_date > now),
     )
     if plan is not None:
         query = query.where(StripeSubscription.plan_id == plan.id)
-    now = utcnow()
     return any(subscription.is_valid(now) for subscription in get_state().db.session.scalars(query))
 
 
@@ -83,7 +93,9 @@ def subscribe(
     Calls Stripe.  ``stripe_options`` are passed to ``POST /v1/subscriptions`` as they are (``trial_end``,
     ``payment_behavior``, ``metadata``...), overriding what is built here.  If Stripe refuses, the new row is
     deleted again; if the outcome is unknown (:class:`~flask_stripe_billing.errors.OutcomeUnknownError`) it is
-    kept, and :meth:`~flask_stripe_billing.models.StripeSubscription.create_at_stripe` replays the same key.
+    kept, and calling this again for the same plan (or
+    :meth:`~flask_stripe_billing.models.StripeSubscription.create_at_stripe`) replays the same request with the
+    same key, so Stripe answers with what it did instead of creating a second subscription.
 
     :raises flask_stripe_billing.errors.NoCustomerError: when the subscriber has no active customer (no card).
     :raises flask_stripe_billing.errors.SubscriptionError: for a plan not created at Stripe, or an unknown or
@@ -95,7 +107,7 @@ def subscribe(
     if customer is None:
         raise errors.NoCustomerError(f"{subscriber!r} has no active Stripe customer: add a card first.")
     state = get_state()
-    subscription = StripeSubscription(
+    subscription = _unsettled_attempt(subscriber, plan) or StripeSubscription(
         subscriber_id=subscriber_key(subscriber),
         customer_id=customer.id,
         plan_id=plan.id,
@@ -113,6 +125,17 @@ def subscribe(
         state.db.session.commit()
         raise
     return subscription
+
+
+def _unsettled_attempt(subscriber: Any, plan: StripeSubscriptionPlan) -> StripeSubscription | None:
+    """The subscriber's earlier attempt at *plan* whose outcome is unknown (sent, never answered), if any."""
+    query = sa.select(StripeSubscription).where(
+        StripeSubscription.subscriber_id == subscriber_key(subscriber),
+        StripeSubscription.plan_id == plan.id,
+        StripeSubscription.is_created_at_stripe.is_(False),
+        StripeSubscription.stripe_request.is_not(None),
+    )
+    return get_state().db.session.scalars(query.limit(1)).first()
 
 
 def resolve_coupon(coupon: StripeCoupon | str | None) -> StripeCoupon | None:
@@ -140,7 +163,8 @@ def create_subscription(subscription: StripeSubscription, **stripe_options: Any)
     sent as ``discounts=[{"coupon": id}]`` (the current API); if Stripe answers that it does not know
     ``discounts`` (an account pinned to an API version from before it), the request is sent again with the
     legacy ``coupon`` parameter.  :data:`~flask_stripe_billing.signals.subscription_created` is sent after the
-    commit.
+    commit.  The parameters are stored with the key before the request; when they already are (an earlier
+    attempt's answer was lost), exactly those are sent again and *stripe_options* are not used.
 
     :raises flask_stripe_billing.errors.SubscriptionError: when it was already created, or its plan was not.
     :raises flask_stripe_billing.errors.NoCustomerError: when no active customer can pay for it.
@@ -165,6 +189,24 @@ def create_subscription(subscription: StripeSubscription, **stripe_options: Any)
     subscription.customer_id = customer.id
     state.db.session.commit()
 
+    if subscription.stripe_request is None:
+        subscription.stripe_request = _create_params(subscription, customer, coupon, stripe_options)
+        state.db.session.commit()
+    data = _post_subscription(subscription)
+    subscription.is_created_at_stripe = True
+    apply_stripe_subscription(subscription, data)
+    state.db.session.commit()
+    signals.subscription_created.send(StripeSubscription, instance=subscription)
+    return data
+
+
+def _create_params(
+    subscription: StripeSubscription,
+    customer: StripeCustomer,
+    coupon: StripeCoupon | None,
+    stripe_options: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The parameters of ``POST /v1/subscriptions`` for *subscription*."""
     params: dict[str, Any] = {
         "customer": customer.stripe_customer_id,
         "items": [{"plan": subscription.plan.stripe_plan_id}],
@@ -179,16 +221,13 @@ def create_subscription(subscription: StripeSubscription, **stripe_options: Any)
         params["discounts"] = [{"coupon": coupon.coupon_id}]
         params["expand"] = ["discounts"]
     params.update(stripe_options)
-    data = _post_subscription(params, subscription.idempotency_key)
-    subscription.is_created_at_stripe = True
-    apply_stripe_subscription(subscription, data)
-    state.db.session.commit()
-    signals.subscription_created.send(StripeSubscription, instance=subscription)
-    return data
+    return params
 
 
-def _post_subscription(params: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+def _post_subscription(subscription: StripeSubscription) -> dict[str, Any]:
+    """Send the stored request; if Stripe does not know ``discounts``, store and send the legacy form instead."""
     gateway = get_state().gateway
+    params, idempotency_key = dict(subscription.stripe_request or {}), subscription.idempotency_key
     try:
         return gateway.request("post", "/v1/subscriptions", params, idempotency_key=idempotency_key)
     except errors.InvalidRequestError as exc:
@@ -200,6 +239,8 @@ def _post_subscription(params: dict[str, Any], idempotency_key: str) -> dict[str
     expand = [path for path in params.get("expand") or () if not str(path).startswith("discounts")]
     if expand:
         legacy["expand"] = expand
+    subscription.stripe_request = legacy
+    get_state().db.session.commit()
     return gateway.request("post", "/v1/subscriptions", legacy, idempotency_key=idempotency_key)
 
 
@@ -240,6 +281,15 @@ def _store_and_signal(subscription: StripeSubscription, data: Mapping[str, Any])
 # -- cancelling ----------------------------------------------------------------------------------------------
 
 
+def cancels_at_period_end(subscription: StripeSubscription) -> bool:
+    """Whether cancelling *subscription* now lets it run to the end of its period, by ``STRIPE_PRORATION_POLICY``.
+
+    With the default policy a subscription on trial ends at once, any other at the end of the period already
+    paid for; with proration every cancellation is immediate (and the unused part refunded).
+    """
+    return not get_state().config.proration_policy and not subscription.on_trial()
+
+
 def cancel_subscription(subscription: StripeSubscription, at_period_end: bool | None = None) -> StripeSubscription:
     """Cancel *subscription* at Stripe.  Calls Stripe.
 
@@ -254,14 +304,18 @@ def cancel_subscription(subscription: StripeSubscription, at_period_end: bool | 
     """
     stripe_id = require_created(subscription)
     if subscription.status == SubscriptionStatus.CANCELED:
+        if subscription.refund_due:
+            _refund_unused_time(subscription)  # an earlier cancellation's refund did not finish
         return subscription
     policy = get_state().config.proration_policy
     on_trial = subscription.on_trial()
     if at_period_end is None:
-        at_period_end = not on_trial and not policy
+        at_period_end = cancels_at_period_end(subscription)
     if at_period_end and subscription.status == SubscriptionStatus.CANCELING:
         return subscription  # already set to end with its period
-    refund = not at_period_end and policy and not on_trial
+    # Only a period that was paid for has unused time to give back (not a past-due or unpaid one).
+    paid_for = subscription.status in (SubscriptionStatus.ACTIVE, SubscriptionStatus.CANCELING)
+    refund = not at_period_end and policy and not on_trial and paid_for
     gateway = get_state().gateway
     try:
         if at_period_end:
@@ -280,10 +334,18 @@ def cancel_subscription(subscription: StripeSubscription, at_period_end: bool | 
     except errors.InvalidRequestError as exc:
         data = _already_canceled(stripe_id, exc)
         refund = False
+    # Committed with the cancellation: should the refund fail, cancel() again finishes it (its keys are fixed).
+    subscription.refund_due = refund
     _store_and_signal(subscription, data)
     if refund:
-        refund_unused_time(subscription)
+        _refund_unused_time(subscription)
     return subscription
+
+
+def _refund_unused_time(subscription: StripeSubscription) -> None:
+    refund_unused_time(subscription)
+    subscription.refund_due = False
+    get_state().db.session.commit()
 
 
 def _already_canceled(stripe_id: str, refusal: errors.InvalidRequestError) -> dict[str, Any]:
@@ -333,6 +395,8 @@ def change_plan(subscription: StripeSubscription, plan: StripeSubscriptionPlan) 
         {
             "items": [{"id": item_id, "plan": plan.stripe_plan_id}],
             "proration_behavior": "always_invoice" if policy else "none",
+            # Choosing a plan means carrying on: a subscription set to end with its period no longer does.
+            **({"cancel_at_period_end": False} if subscription.status == SubscriptionStatus.CANCELING else {}),
         },
         object_type="subscription",
         action="change_plan",

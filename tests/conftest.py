@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -26,6 +26,7 @@ from flask.testing import FlaskClient
 from flask_sqlalchemy import SQLAlchemy
 
 from flask_stripe_billing.offline import OFFLINE_API_KEY, OFFLINE_PUBLISHABLE_KEY, OfflineStripe
+from flask_stripe_billing.state import get_state
 from tests import hostapp
 from tests.stripe_openapi.http_client import ValidatingHTTPClient
 from tests.stripe_openapi.stub import StripeStub
@@ -166,6 +167,32 @@ def logged_in_client(client: FlaskClient, user: hostapp.User) -> FlaskClient:
         session["_user_id"] = str(user.id)
         session["_fresh"] = True
     return client
+
+
+@contextlib.contextmanager
+def signals_with_committed_state(
+    names: dict[Any, str], committed: Callable[[sa.Connection, Any], Any]
+) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """Record each of the signals in *names* as ``(name, kwargs)``, with ``kwargs["committed"]`` set to what
+    *committed* reads about the signal's ``instance`` on a connection of its own: the committed state, which a
+    signal sent before its commit would not see."""
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    def receiver(name: str) -> Callable[..., None]:
+        def receive(sender: Any, **kwargs: Any) -> None:
+            with get_state().db.engine.connect() as connection:
+                seen.append((name, {**kwargs, "committed": committed(connection, kwargs["instance"])}))
+
+        return receive
+
+    receivers = {signal: receiver(name) for signal, name in names.items()}
+    for signal, function in receivers.items():
+        signal.connect(function)
+    try:
+        yield seen
+    finally:
+        for signal, function in receivers.items():
+            signal.disconnect(function)
 
 
 def table_names(engine: sa.Engine) -> set[str]:

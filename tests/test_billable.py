@@ -7,12 +7,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 
 from flask_stripe_billing import errors
 from flask_stripe_billing.billable import BillableMixin
 from flask_stripe_billing.customers import create_customer
-from flask_stripe_billing.models import ChargeStatus, StripeSubscription, SubscriptionStatus, utcnow
+from flask_stripe_billing.models import ChargeStatus, StripeCharge, StripeSubscription, SubscriptionStatus, utcnow
 from tests import hostapp
 from tests.conftest import reset_database
 from tests.stripe_openapi.http_client import ValidatingHTTPClient
@@ -58,6 +59,10 @@ def test_a_subscriber_without_anything(team: Team, stripe_http: ValidatingHTTPCl
     assert not stripe_http.requests  # predicates never call Stripe
     with pytest.raises(errors.NoCustomerError):
         team.subscribe(created_plan(hostapp.org_db))
+    for _ in range(2):  # a refused charge leaves no pending row for cron to charge once a card is saved
+        with pytest.raises(errors.NoCustomerError):
+            team.charge(1500)
+    assert hostapp.org_db.session.scalar(sa.select(sa.func.count()).select_from(StripeCharge)) == 0
 
 
 def test_subscribe_cancel_and_grace_period(team: Team, stripe_http: ValidatingHTTPClient) -> None:

@@ -162,13 +162,12 @@ def test_thirty_percent_faults_then_repeated_runs_charge_each_charge_once(
 ) -> None:
     ids = pending_charges()
     with FaultProxy(offline_stripe.url, seed=30, fail_before=0.14, drop_after=0.13, rate_limited=0.03) as proxy:
-        runs = run_until_done(scratch_database, proxy, "--workers", "8")
+        run_until_done(scratch_database, proxy, "--workers", "8")
         assert proxy.counts["fail_before"] > 0
         assert proxy.counts["drop_after"] > 0
         assert proxy.counts["rate_limited"] > 0
         assert proxy.counts["replayed"] > 0  # lost answers were learnt by replaying their key
         assert not proxy.violations
-    assert runs >= 1
     assert_charged_exactly_once(ids)
 
 

@@ -21,6 +21,7 @@ from flask_stripe_billing.offline import OFFLINE_API_KEY, OfflineStripe
 from flask_stripe_billing.refunds import refund
 from flask_stripe_billing.state import get_state
 from tests import hostapp
+from tests.conftest import signals_with_committed_state
 from tests.stripe_openapi.http_client import ValidatingHTTPClient
 from tests.test_customers import make_payment_method, make_token
 
@@ -51,31 +52,20 @@ def intents_for(charge_id: int) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def received() -> Iterator[list[tuple[str, dict[str, Any]]]]:
-    """Every charge signal sent, with whether its change was committed when it arrived."""
-    seen: list[tuple[str, dict[str, Any]]] = []
-
-    def listener(name: str) -> Any:
-        def receive(sender: Any, **kwargs: Any) -> None:
-            instance = kwargs["instance"]
-            with get_state().db.engine.connect() as connection:
-                committed = connection.execute(
-                    sa.select(StripeCharge.status, StripeCharge.amount_refunded).where(StripeCharge.id == instance.id)
-                ).one()
-            seen.append((name, {**kwargs, "committed": tuple(committed)}))
-
-        return receive
-
-    receivers = {
-        signals.stripe_charge_succeeded: listener("succeeded"),
-        signals.stripe_charge_card_exception: listener("card_exception"),
-        signals.payment_needs_action: listener("needs_action"),
-        signals.stripe_charge_refunded: listener("refunded"),
+    """Every charge signal sent, with the charge's committed (status, amount refunded) when it arrived."""
+    names = {
+        signals.stripe_charge_succeeded: "succeeded",
+        signals.stripe_charge_card_exception: "card_exception",
+        signals.payment_needs_action: "needs_action",
+        signals.stripe_charge_refunded: "refunded",
     }
-    for signal, receiver in receivers.items():
-        signal.connect(receiver)
-    yield seen
-    for signal, receiver in receivers.items():
-        signal.disconnect(receiver)
+
+    def committed(connection: sa.Connection, charge: StripeCharge) -> tuple[Any, ...]:
+        query = sa.select(StripeCharge.status, StripeCharge.amount_refunded).where(StripeCharge.id == charge.id)
+        return tuple(connection.execute(query).one())
+
+    with signals_with_committed_state(names, committed) as seen:
+        yield seen
 
 
 @pytest.mark.parametrize("flow", ["payment_method", "token"])

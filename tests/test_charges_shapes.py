@@ -14,11 +14,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 
 from flask_stripe_billing import errors
 from flask_stripe_billing.charge_outcomes import apply_payment_intent
-from flask_stripe_billing.charges import sync_charge
 from flask_stripe_billing.models import ChargeStatus, StripeCharge, StripeCustomer, utcnow
 from tests import hostapp
 from tests.stripe_openapi.http_client import ValidatingHTTPClient
@@ -245,11 +245,12 @@ def test_processing_is_re_read_not_sent_again(
     assert row.claimed_until is None
     created[0].update(status="succeeded", latest_charge="ch_later")
 
-    sync_charge(row)
+    row.charge()  # what the next run does with it: read the PaymentIntent, send nothing
 
     assert row.status == ChargeStatus.SUCCEEDED
     assert row.stripe_charge_id == "ch_later"
     assert len(created) == 1
+    assert stripe_http.last().method == "GET"
 
 
 def test_refund_sends_reason_and_amount(stub: StripeStub, row: StripeCharge, stripe_http: ValidatingHTTPClient) -> None:
@@ -325,6 +326,8 @@ def test_an_older_payment_intent_never_overwrites_newer_data(stub_app: Flask, ro
 def _stale_unknown(row: StripeCharge) -> None:
     """What a lost answer left more than a day ago: Stripe may have forgotten the key since."""
     row.status = ChargeStatus.UNKNOWN
+    # The first send stored the customer it paid with before its request.
+    row.customer = hostapp.db.session.scalars(sa.select(StripeCustomer)).one()
     row.idempotency_key = "key-from-the-day-before"
     row.idempotency_key_created_at = utcnow() - dt.timedelta(hours=30)
     hostapp.db.session.commit()
@@ -334,7 +337,11 @@ def test_a_key_stripe_may_have_forgotten_is_not_replayed_when_the_payment_was_ma
     stub: StripeStub, row: StripeCharge, stripe_http: ValidatingHTTPClient
 ) -> None:
     _stale_unknown(row)
-    made = intent({"amount": row.amount, "currency": "usd", "metadata": {"charge_id": str(row.id)}}, stub)
+    assert row.customer is not None
+    customer = row.customer.stripe_customer_id
+    made = intent(
+        {"amount": row.amount, "currency": "usd", "customer": customer, "metadata": {"charge_id": str(row.id)}}, stub
+    )
     made["latest_charge"] = "ch_made_yesterday"
     stub.on("GET", "/v1/payment_intents/search", lambda params, _: (200, {"object": "search_result", "data": [made]}))
     stub.on("GET", "/v1/payment_intents/{intent}", lambda params, _: (200, made))
@@ -347,6 +354,23 @@ def test_a_key_stripe_may_have_forgotten_is_not_replayed_when_the_payment_was_ma
     search = stripe_http.last("GET", "/v1/payment_intents/search")
     assert search.params["query"] == f"metadata['charge_id']:'{row.id}'"
     assert not [r for r in stripe_http.requests if r.method == "POST"]  # nothing sent again
+
+
+def test_another_applications_payment_with_the_same_charge_id_is_not_taken_for_ours(
+    stub: StripeStub, row: StripeCharge, stripe_http: ValidatingHTTPClient
+) -> None:
+    _stale_unknown(row)
+    theirs = intent(
+        {"amount": 99, "currency": "eur", "customer": "cus_theirs", "metadata": {"charge_id": str(row.id)}}, stub
+    )
+    stub.on("GET", "/v1/payment_intents/search", lambda params, _: (200, {"object": "search_result", "data": [theirs]}))
+    stub.on("POST", "/v1/payment_intents", lambda params, _: (200, intent(params, stub, latest_charge="ch_ours")))
+
+    row.charge()
+
+    assert row.stripe_payment_intent_id != theirs["id"]
+    assert row.stripe_charge_id == "ch_ours"
+    assert stripe_http.last("POST", "/v1/payment_intents").idempotency_key == "key-from-the-day-before"
 
 
 def test_a_key_stripe_may_have_forgotten_is_sent_when_no_payment_was_made(

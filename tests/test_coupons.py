@@ -26,26 +26,26 @@ from flask_stripe_billing.coupons import (
 )
 from flask_stripe_billing.models import StripeCoupon
 from flask_stripe_billing.state import get_state
+from tests.conftest import signals_with_committed_state
 from tests.stripe_openapi.http_client import ValidatingHTTPClient
 from tests.test_webhook_route import deliver, event
 
 
 @pytest.fixture
-def synced() -> Iterator[list[tuple[str, str, bool]]]:
-    """coupon_synced signals: (coupon id, action, whether the row was committed when sent)."""
-    seen: list[tuple[str, str, bool]] = []
+def synced() -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """coupon_synced signals, with whether the row as sent was committed when the signal arrived."""
 
-    def receive(sender: Any, instance: StripeCoupon, action: str) -> None:
-        session = get_state().db.session
-        with session.get_bind().connect() as connection:
-            committed = connection.execute(
-                sa.select(StripeCoupon.is_deleted).where(StripeCoupon.id == instance.id)
-            ).scalar_one_or_none()
-        seen.append((instance.coupon_id, action, committed is not None and committed == instance.is_deleted))
+    def committed(connection: sa.Connection, coupon: StripeCoupon) -> bool:
+        stored = connection.execute(sa.select(StripeCoupon.is_deleted).where(StripeCoupon.id == coupon.id)).scalar()
+        return stored is not None and stored == coupon.is_deleted
 
-    signals.coupon_synced.connect(receive)
-    yield seen
-    signals.coupon_synced.disconnect(receive)
+    with signals_with_committed_state({signals.coupon_synced: "synced"}, committed) as seen:
+        yield seen
+
+
+def coupon_events(synced: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, str, bool]]:
+    """(coupon id, action, whether the row as sent was committed) of each coupon_synced signal."""
+    return [(kwargs["instance"].coupon_id, kwargs["action"], kwargs["committed"]) for _, kwargs in synced]
 
 
 def count(db: SQLAlchemy) -> int:
@@ -57,7 +57,7 @@ def at_stripe(coupon_id: str) -> dict[str, Any]:
 
 
 def test_create_percent_off(
-    app: Flask, db: SQLAlchemy, synced: list[tuple[str, str, bool]], stripe_http: ValidatingHTTPClient
+    app: Flask, db: SQLAlchemy, synced: list[tuple[str, dict[str, Any]]], stripe_http: ValidatingHTTPClient
 ) -> None:
     coupon = create_coupon(coupon_id="SPRING", percent_off="25.5", duration="forever", metadata={"campaign": "spring"})
     assert coupon.percent_off == decimal.Decimal("25.5")
@@ -71,7 +71,7 @@ def test_create_percent_off(
     assert at_stripe("SPRING")["percent_off"] == 25.5
     db.session.expire_all()
     assert db.session.get(StripeCoupon, coupon.id).percent_off == decimal.Decimal("25.50")  # type: ignore[union-attr]
-    assert synced == [("SPRING", "created", True)]
+    assert coupon_events(synced) == [("SPRING", "created", True)]
 
 
 def test_create_amount_off_repeating(app: Flask, db: SQLAlchemy) -> None:
@@ -141,12 +141,12 @@ def test_a_refused_coupon_leaves_no_row(app: Flask, db: SQLAlchemy) -> None:
     assert count(db) == 0
 
 
-def test_update_metadata(app: Flask, db: SQLAlchemy, synced: list[tuple[str, str, bool]]) -> None:
+def test_update_metadata(app: Flask, db: SQLAlchemy, synced: list[tuple[str, dict[str, Any]]]) -> None:
     coupon = create_coupon(coupon_id="META", percent_off=10, metadata={"a": "1"})
     update_coupon(coupon, metadata={"a": "2", "b": "3"})
     assert at_stripe("META")["metadata"] == {"a": "2", "b": "3"}
     assert coupon.metadata_ == {"a": "2", "b": "3"}
-    assert synced[-1] == ("META", "updated", True)
+    assert coupon_events(synced)[-1] == ("META", "updated", True)
 
 
 def test_immutable_fields_are_refused_not_reverted(
@@ -169,7 +169,7 @@ def test_immutable_fields_are_refused_not_reverted(
 
 
 def test_delete_is_soft_and_the_id_can_be_reused(
-    app: Flask, db: SQLAlchemy, synced: list[tuple[str, str, bool]]
+    app: Flask, db: SQLAlchemy, synced: list[tuple[str, dict[str, Any]]]
 ) -> None:
     old = create_coupon(coupon_id="REUSE", percent_off=10)
     delete_coupon(old)
@@ -184,17 +184,20 @@ def test_delete_is_soft_and_the_id_can_be_reused(
     new = create_coupon(coupon_id="REUSE", amount_off=300, currency="usd")
     assert new.id != old.id
     assert get_live_coupon("REUSE") is new
-    assert [action for _, action, _ in synced] == ["created", "deleted", "created"]
-    assert all(committed for _, _, committed in synced)
+    assert [action for _, action, _ in coupon_events(synced)] == ["created", "deleted", "created"]
+    assert all(committed for _, _, committed in coupon_events(synced))
     with pytest.raises(errors.CouponError, match="deleted"):
         update_coupon(old, metadata={"x": "y"})
 
 
 def test_refresh_coupons_reconciles_past_one_page(
-    app: Flask, db: SQLAlchemy, synced: list[tuple[str, str, bool]]
+    app: Flask, db: SQLAlchemy, synced: list[tuple[str, dict[str, Any]]]
 ) -> None:
     gateway = get_state().gateway
     kept = create_coupon(coupon_id="KEPT", percent_off=10)
+    being_created = StripeCoupon(coupon_id="UNDERWAY", percent_off=10)  # its creation's answer not in yet
+    db.session.add(being_created)
+    db.session.commit()
     changed = create_coupon(coupon_id="CHANGED", percent_off=10)
     gone = create_coupon(coupon_id="GONE", percent_off=10)
     gateway.request("post", "/v1/coupons/CHANGED", {"metadata": {"new": "yes"}}, object_type="t", action="u")
@@ -214,12 +217,13 @@ def test_refresh_coupons_reconciles_past_one_page(
     db.session.expire_all()
     assert gone.is_deleted
     assert not kept.is_deleted
+    assert not being_created.is_deleted
     assert changed.metadata_ == {"new": "yes"}
     assert (
         db.session.scalar(
             sa.select(sa.func.count()).select_from(StripeCoupon).where(StripeCoupon.is_deleted.is_(False))
         )
-        == 107
+        == 108  # 105 from the Dashboard, KEPT, CHANGED, and UNDERWAY still being created
     )
     assert len(synced) == 107
     dash = get_live_coupon("DASH7")
@@ -242,7 +246,7 @@ def _deliver(client: FlaskClient, event_type: str, obj: dict[str, Any], created:
 
 
 def test_dashboard_changes_arrive_by_webhook(
-    app: Flask, client: FlaskClient, db: SQLAlchemy, synced: list[tuple[str, str, bool]]
+    app: Flask, client: FlaskClient, db: SQLAlchemy, synced: list[tuple[str, dict[str, Any]]]
 ) -> None:
     now = int(time.time())
     obj = {"id": "DASH", "object": "coupon", "percent_off": 15.0, "duration": "once", "created": now, "valid": True}
@@ -258,11 +262,11 @@ def test_dashboard_changes_arrive_by_webhook(
     _deliver(client, "coupon.deleted", obj, created=now + 3)
     db.session.expire_all()
     assert coupon.is_deleted
-    assert synced == [("DASH", "created", True), ("DASH", "updated", True), ("DASH", "deleted", True)]
+    assert coupon_events(synced) == [("DASH", "created", True), ("DASH", "updated", True), ("DASH", "deleted", True)]
 
 
 def test_our_own_coupon_created_event_changes_nothing(
-    app: Flask, client: FlaskClient, db: SQLAlchemy, synced: list[tuple[str, str, bool]]
+    app: Flask, client: FlaskClient, db: SQLAlchemy, synced: list[tuple[str, dict[str, Any]]]
 ) -> None:
     coupon = create_coupon(coupon_id="OURS", percent_off=10)
     synced.clear()
@@ -293,6 +297,8 @@ def test_api_shows_a_live_coupon(app: Flask, logged_in_client: FlaskClient, db: 
     delete_coupon(coupon)
     assert logged_in_client.get("/billing/api/coupons/API10").status_code == 404
     assert logged_in_client.get("/billing/api/coupons/NOPE").status_code == 404
+    for not_an_id in ("A%00B", "A%01B", "A" * 300):  # a NUL byte would make PostgreSQL refuse the query
+        assert logged_in_client.get(f"/billing/api/coupons/{not_an_id}").status_code == 404
 
 
 def test_api_needs_a_login(app: Flask, client: FlaskClient) -> None:

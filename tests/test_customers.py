@@ -283,6 +283,7 @@ def test_api_get_and_patch_are_owner_only(app: Flask, db: SQLAlchemy, logged_in_
     assert logged_in_client.get(url).status_code == 404
     assert logged_in_client.patch(url, json={"default_source": first_card}).status_code == 404
     assert logged_in_client.get(f"{API}/customers/cus_unknown").status_code == 404
+    assert logged_in_client.get(f"{API}/customers/cus%00x").status_code == 404  # PostgreSQL refuses NUL in text
 
 
 # --- refresh-customers --------------------------------------------------------------------------------------
@@ -349,6 +350,8 @@ def test_refresh_all_customers_backs_off_on_rate_limits(
     monkeypatch.setattr(customers_module, "refresh_customer", always_limited)
     summary = customers_module.refresh_all_customers(max_attempts=2, sleep=pauses.append)
     assert summary.errors == 2
+    assert all(isinstance(failure.error, errors.RateLimitError) for failure in summary.failures.items)
+    assert all(failure.item.startswith("customer cus_") for failure in summary.failures.items)
 
 
 def test_api_payment_method_of_another_customer_is_refused(

@@ -72,6 +72,23 @@ def test_log_in_with_the_demo_user_and_see_the_pricing_page(demo: Flask) -> None
     assert "Pro yearly" in pricing.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("target", ["//evil.test/", "/\\evil.test/", "/\t/evil.test/", "https://evil.test/"])
+def test_log_in_never_redirects_off_site(demo: Flask, target: str) -> None:
+    client = demo.test_client()
+    token = csrf_token(client, "/login")
+    form = {"email": DEMO_USER[0], "password": DEMO_USER[1], "csrf_token": token}
+    response = client.post("/login", query_string={"next": target}, data=form)
+    assert response.headers["Location"] == "/"
+
+
+def test_log_in_follows_a_local_next(demo: Flask) -> None:
+    client = demo.test_client()
+    token = csrf_token(client, "/login")
+    form = {"email": DEMO_USER[0], "password": DEMO_USER[1], "csrf_token": token}
+    response = client.post("/login", query_string={"next": "/shop"}, data=form)
+    assert response.headers["Location"] == "/shop"
+
+
 def test_forms_need_the_csrf_token(demo: Flask) -> None:
     response = demo.test_client().post("/login", data={"email": DEMO_USER[0], "password": DEMO_USER[1]})
     assert response.status_code == 400
@@ -159,11 +176,10 @@ def test_subscribing_with_a_card_opens_the_premium_area(demo: Flask, tmp_path: P
             page.wait_for_url("**/billing/card**")
             fill_card(page, GOOD_CARD)
             page.get_by_role("button", name="Save card").click()
-            page.wait_for_url("**/billing/plans")
+            # Back to the plans, still headed for /premium.
+            page.wait_for_url(lambda url: "/billing/plans" in url and "premium" in url)
             page.get_by_role("button", name="Subscribe to Starter").click()
-            page.wait_for_url("**/billing/account")
-            page.screenshot(path=str(tmp_path / "account.png"), full_page=True)
-            page.goto("/premium")
+            page.wait_for_url("**/premium")  # where the gate had stopped the subscriber
             assert page.get_by_text("on the Starter plan").is_visible()
             page.screenshot(path=str(tmp_path / "premium.png"), full_page=True)
         finally:

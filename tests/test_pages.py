@@ -154,6 +154,20 @@ def test_posts_without_this_sessions_csrf_token_are_refused(
     assert len(db.session.scalars(sa.select(StripeCustomer)).all()) == 1
 
 
+@pytest.mark.parametrize("token", [None, "forged"])
+def test_cancelling_without_this_sessions_csrf_token_is_refused(
+    app: Flask, db: SQLAlchemy, user: hostapp.User, logged_in_client: FlaskClient, token: str | None
+) -> None:
+    subscription = subscribed(db, user, logged_in_client)
+    data = {"csrf_token": token} if token is not None else {}
+
+    response = logged_in_client.post(f"/billing/subscriptions/{subscription.id}/cancel", data=data)
+
+    assert response.status_code == 400
+    db.session.refresh(subscription)
+    assert subscription.status == "active"
+
+
 def test_pages_render_the_publishable_key_and_never_the_secret_key(
     app: Flask, db: SQLAlchemy, user: hostapp.User, logged_in_client: FlaskClient
 ) -> None:
@@ -307,7 +321,9 @@ def test_an_unknown_coupon_is_refused_before_subscribing(
     assert subscriptions_of(db, user) == []
 
 
-@pytest.mark.parametrize("plan_id", ["", "abc", "999999", "²", "-1", "0", "99999999999999999999999"])
+@pytest.mark.parametrize(
+    "plan_id", ["", "abc", "999999", "²", "-1", "0", "99999999999999999999999", "1" * 5000, "1\x00"]
+)
 def test_an_unknown_plan_is_refused(
     app: Flask, db: SQLAlchemy, user: hostapp.User, logged_in_client: FlaskClient, plan_id: str
 ) -> None:
@@ -327,6 +343,9 @@ def test_subscribing_without_a_card_asks_for_one_first(
     assert response.location == "/billing/card?next=/billing/plans"
     assert subscriptions_of(db, user) == []
     assert StripeCustomer.get_latest_active_customer_for_user(user) is None
+    # Where the gate sent the subscriber from is kept through the card page and the plans page.
+    gated = post(logged_in_client, "/billing/subscribe", {"plan_id": str(plan.id), "next": "/reports"})
+    assert gated.location == "/billing/card?next=/billing/plans?next%3D/reports"
 
 
 def test_subscribing_with_a_card_that_is_declined_shows_the_error(
@@ -335,9 +354,9 @@ def test_subscribing_with_a_card_that_is_declined_shows_the_error(
     customer_with(user, DECLINED_ON_CHARGE)
     plan = make_plan()
 
-    response = post(logged_in_client, "/billing/subscribe", {"plan_id": str(plan.id)})
+    response = post(logged_in_client, "/billing/subscribe", {"plan_id": str(plan.id)}, follow_redirects=True)
 
-    assert response.status_code in (302, 400)
+    assert "Your subscription to Pro could not be paid for yet; please check your card." in response.text
     live = [s for s in subscriptions_of(db, user) if s.status == "active"]
     assert live == []
 
@@ -484,6 +503,15 @@ def test_a_payment_that_needs_authentication_goes_through_the_confirm_page(
     db.session.refresh(charge)
     assert charge.status == (ChargeStatus.SUCCEEDED if success else ChargeStatus.FAILED)
     assert logged_in_client.get(confirm_url).location == pay_url  # nothing left to confirm
+
+
+def test_confirming_a_charge_never_sent_to_stripe_goes_back_to_its_page(
+    app: Flask, db: SQLAlchemy, user: hostapp.User, logged_in_client: FlaskClient
+) -> None:
+    charge = new_charge(db, user, amount=4200)
+    response = post(logged_in_client, f"/billing/charges/{charge.id}/confirm")
+    assert response.status_code == 302
+    assert response.location == f"/billing/charges/{charge.id}/pay"
 
 
 # -- the account page -------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from tests.conftest import running_app, stub_config
 from tests.stripe_openapi.http_client import ValidatingHTTPClient
 from tests.stripe_openapi.stub import StripeStub
 from tests.test_pages import post, subscriptions_of
-from tests.test_subscriptions_stub import answer_subscriptions, stripe_plan
+from tests.test_subscriptions_stub import answer_plan_changes, answer_subscriptions, stripe_plan
 
 
 @pytest.fixture
@@ -89,13 +89,7 @@ def test_choosing_another_plan_changes_the_subscription(
     pro = stripe_plan(db, "plan_pro", name="Pro")
     team = stripe_plan(db, "plan_team", name="Team", amount=4900)
     answer_subscriptions(stub)
-
-    def switch(params: dict[str, Any], stored: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        subscription = stored[params["subscription_exposed_id"]]
-        subscription["items"]["data"][0]["plan"] = {"id": params["items"][0]["plan"], "object": "plan"}
-        return 200, subscription
-
-    stub.on("POST", "/v1/subscriptions/{subscription_exposed_id}", switch)
+    answer_plan_changes(stub)
 
     first = post(logged_in_client, "/billing/subscribe", {"plan_id": str(pro.id)})
     page = logged_in_client.get("/billing/plans").text

@@ -81,6 +81,23 @@ def test_an_interrupted_creation_is_taken_over(app: Flask, db: SQLAlchemy) -> No
     assert plan.is_created_at_stripe
 
 
+def test_a_different_plan_under_the_same_id_is_not_taken_over(app: Flask, db: SQLAlchemy) -> None:
+    plan = make_plan(db, stripe_plan_id="plan-clash", stripe_product_id="prod-clash")
+    gateway = get_state().gateway
+    gateway.request("post", "/v1/products", {"id": "prod-clash", "name": "Pro"}, object_type="product", action="create")
+    gateway.request(
+        "post",
+        "/v1/plans",
+        {"id": "plan-clash", "product": "prod-clash", "amount": 9900, "currency": "eur", "interval": "year"},
+        object_type="plan",
+        action="create",
+    )
+    with pytest.raises(errors.PlanError, match="amount, currency, interval"):
+        plan.create_at_stripe()
+    db.session.refresh(plan)
+    assert not plan.is_created_at_stripe
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [

@@ -28,7 +28,7 @@ from flask_stripe_billing.state import get_state
 from flask_stripe_billing.subscriptions import active_subscription, is_subscribed, subscribe
 from flask_stripe_billing.webhooks.handlers.subscriptions import invoice_subscription_id
 from tests import hostapp
-from tests.conftest import reset_database
+from tests.conftest import reset_database, signals_with_committed_state
 from tests.stripe_openapi.http_client import ValidatingHTTPClient
 from tests.test_customers import make_token
 from tests.test_webhook_route import deliver, event
@@ -54,31 +54,19 @@ def customer(db: SQLAlchemy, user: hostapp.User) -> StripeCustomer:
 
 @pytest.fixture
 def recorded() -> Iterator[list[tuple[str, dict[str, Any]]]]:
-    """Subscription signals received, with whether the row's status was committed when each was sent."""
-    seen: list[tuple[str, dict[str, Any]]] = []
-
-    def receiver(name: str) -> Any:
-        def receive(sender: Any, **kwargs: Any) -> None:
-            instance = kwargs["instance"]
-            session = get_state().db.session
-            with session.get_bind().connect() as connection:
-                committed = connection.execute(
-                    sa.select(StripeSubscription.status).where(StripeSubscription.id == instance.id)
-                ).scalar_one()
-            seen.append((name, {**kwargs, "committed_status": committed}))
-
-        return receive
-
-    receivers = {
-        signals.subscription_created: receiver("created"),
-        signals.subscription_updated: receiver("updated"),
-        signals.subscription_canceled: receiver("canceled"),
+    """Subscription signals received, with the row's committed status when each was sent."""
+    names = {
+        signals.subscription_created: "created",
+        signals.subscription_updated: "updated",
+        signals.subscription_canceled: "canceled",
     }
-    for signal, function in receivers.items():
-        signal.connect(function)
-    yield seen
-    for signal, function in receivers.items():
-        signal.disconnect(function)
+
+    def committed(connection: sa.Connection, subscription: StripeSubscription) -> Any:
+        query = sa.select(StripeSubscription.status).where(StripeSubscription.id == subscription.id)
+        return connection.execute(query).scalar_one()
+
+    with signals_with_committed_state(names, committed) as seen:
+        yield seen
 
 
 def test_subscribe_creates_it_at_stripe(
@@ -108,7 +96,7 @@ def test_subscribe_creates_it_at_stripe(
     assert request.idempotency_key == subscription.idempotency_key
     assert request.params["items"] == [{"plan": plan.stripe_plan_id}]
     assert request.params["customer"] == customer.stripe_customer_id
-    assert [(name, kwargs["committed_status"]) for name, kwargs in recorded] == [("created", "active")]
+    assert [(name, kwargs["committed"]) for name, kwargs in recorded] == [("created", "active")]
     assert active_subscription(user) is subscription
     assert is_subscribed(user)
     assert is_subscribed(user, plan)
@@ -227,7 +215,7 @@ def test_cancel_at_period_end_then_now(
     at_stripe = get_state().gateway.request("get", f"/v1/subscriptions/{subscription.stripe_subscription_id}")
     assert at_stripe["cancel_at_period_end"] is True
     assert at_stripe["status"] == "active"
-    assert [(name, kwargs["at_period_end"], kwargs["committed_status"]) for name, kwargs in recorded] == [
+    assert [(name, kwargs["at_period_end"], kwargs["committed"]) for name, kwargs in recorded] == [
         ("canceled", True, "canceling")
     ]
 
@@ -256,6 +244,7 @@ def test_canceled_at_stripe_already_is_not_an_error(
         "delete", f"/v1/subscriptions/{subscription.stripe_subscription_id}", object_type="test", action="cancel"
     )
     subscription.cancel(at_period_end=True)  # Stripe refuses an update of a canceled subscription, or accepts it
+    assert subscription.status == SubscriptionStatus.CANCELED  # what cancel() itself recorded
     subscription.refresh_from_stripe()
     assert subscription.status == SubscriptionStatus.CANCELED
 
@@ -411,7 +400,7 @@ def test_subscription_updated_event_is_applied_and_announced_after_commit(
     db.session.refresh(subscription)
     assert subscription.status == SubscriptionStatus.PAST_DUE
     assert subscription.current_period_end == dt.datetime.fromtimestamp(now + 86400 * 30, dt.UTC)
-    assert [(name, kwargs["committed_status"]) for name, kwargs in recorded] == [("updated", "past_due")]
+    assert [(name, kwargs["committed"]) for name, kwargs in recorded] == [("updated", "past_due")]
 
     # An older event does not overwrite newer state.
     _deliver(client, "customer.subscription.updated", {**obj, "status": "active"}, created=now - 60)

@@ -120,6 +120,18 @@ def answer_subscriptions(stub: StripeStub, **fields: Any) -> None:
     stub.on("POST", "/v1/subscriptions", lambda params, stored: (200, subscription_object(stub, params, **fields)))
 
 
+def answer_plan_changes(stub: StripeStub) -> None:
+    """Answer a change of plan (and of ``cancel_at_period_end``) with the stored subscription, changed."""
+
+    def update(params: dict[str, Any], stored: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        obj = stored[params["subscription_exposed_id"]]
+        obj["items"]["data"][0]["plan"] = {"id": params["items"][0]["plan"], "object": "plan"}
+        obj["cancel_at_period_end"] = params.get("cancel_at_period_end", obj["cancel_at_period_end"])
+        return 200, obj
+
+    stub.on("POST", "/v1/subscriptions/{subscription_exposed_id}", update)
+
+
 # -- trials and shapes ---------------------------------------------------------------------------------------
 
 
@@ -163,7 +175,7 @@ def test_older_and_newer_shapes_give_the_same_row(app: Flask, db: SQLAlchemy) ->
     )
 
 
-def test_an_unknown_outcome_keeps_the_row_and_is_resolved_by_replaying_its_key(
+def test_an_unknown_outcome_is_resolved_by_replaying_the_same_request(
     app: Flask, db: SQLAlchemy, user: hostapp.User, customer: StripeCustomer, stub: StripeStub, stripe_http: Any
 ) -> None:
     plan = stripe_plan(db, "plan_unknown")
@@ -181,10 +193,16 @@ def test_an_unknown_outcome_keeps_the_row_and_is_resolved_by_replaying_its_key(
     first_key = stripe_http.last("POST", "/v1/subscriptions").idempotency_key
     assert first_key == row.idempotency_key
 
-    row.create_at_stripe()
-    assert stripe_http.last("POST", "/v1/subscriptions").idempotency_key == first_key
-    assert row.is_created_at_stripe
-    assert row.status == SubscriptionStatus.ACTIVE
+    first_body = stripe_http.last("POST", "/v1/subscriptions").params
+
+    # Subscribing again (the customer clicked twice) replays the stored request: no second subscription.
+    again = subscribe(user, plan, payment_behavior="default_incomplete")
+    retry = stripe_http.last("POST", "/v1/subscriptions")
+    assert (retry.idempotency_key, retry.params) == (first_key, first_body)
+    assert again.id == row.id
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(StripeSubscription)) == 1
+    assert again.is_created_at_stripe
+    assert again.status == SubscriptionStatus.ACTIVE
 
 
 # -- coupons on subscriptions --------------------------------------------------------------------------------
@@ -292,20 +310,10 @@ def test_cancel_outside_a_trial_without_policy_runs_to_period_end(
     assert not any(r.method == "DELETE" or r.templated_path == "/v1/refunds" for r in stripe_http.requests)
 
 
-@pytest.mark.parametrize("policy", [True])
-@pytest.mark.parametrize(
-    ("invoice_shape", "api_version"), [("old", "2024-06-20"), ("old", None), ("new", None)], ids=["old", "mixed", "new"]
-)
-def test_cancel_outside_a_trial_with_policy_is_prorated_and_refunded(
-    app: Flask,
-    db: SQLAlchemy,
-    user: hostapp.User,
-    customer: StripeCustomer,
-    stub: StripeStub,
-    stripe_http: Any,
-    invoice_shape: str,
-    api_version: str | None,
-) -> None:
+def prorated_cancel_ready(
+    db: SQLAlchemy, user: hostapp.User, customer: StripeCustomer, stub: StripeStub, invoice_shape: str = "old"
+) -> StripeSubscription:
+    """A subscription whose first invoice took 2000 and whose cancellation's final invoice credits 1500."""
     answer_subscriptions(stub)
     subscription = subscribe(user, stripe_plan(db, "plan_b"))
     stripe_id = subscription.stripe_subscription_id
@@ -336,6 +344,24 @@ def test_cancel_outside_a_trial_with_policy_is_prorated_and_refunded(
         return 200, obj
 
     stub.on("DELETE", "/v1/subscriptions/{subscription_exposed_id}", cancel)
+    return subscription
+
+
+@pytest.mark.parametrize("policy", [True])
+@pytest.mark.parametrize(
+    ("invoice_shape", "api_version"), [("old", "2024-06-20"), ("old", None), ("new", None)], ids=["old", "mixed", "new"]
+)
+def test_cancel_outside_a_trial_with_policy_is_prorated_and_refunded(
+    app: Flask,
+    db: SQLAlchemy,
+    user: hostapp.User,
+    customer: StripeCustomer,
+    stub: StripeStub,
+    stripe_http: Any,
+    invoice_shape: str,
+    api_version: str | None,
+) -> None:
+    subscription = prorated_cancel_ready(db, user, customer, stub, invoice_shape)
     stripe_http.clear()
     subscription.cancel()
 
@@ -357,6 +383,31 @@ def test_cancel_outside_a_trial_with_policy_is_prorated_and_refunded(
     refunds_before = [o for o in stub.store.objects.values() if o.get("object") == "refund"]
     assert refund_unused_time(subscription) == 1500
     assert [o for o in stub.store.objects.values() if o.get("object") == "refund"] == refunds_before
+    assert not subscription.refund_due
+
+
+@pytest.mark.parametrize("policy", [True])
+def test_a_refund_cut_short_is_finished_by_cancelling_again(
+    app: Flask, db: SQLAlchemy, user: hostapp.User, customer: StripeCustomer, stub: StripeStub, stripe_http: Any
+) -> None:
+    subscription = prorated_cancel_ready(db, user, customer, stub)
+    failures = iter([stripe_error(500, "An unknown error occurred.", kind="api_error")])
+    stub.on(
+        "POST",
+        "/v1/customers/{customer}/balance_transactions",
+        lambda params, stored: next(failures, None) or (200, stub.store.create("customer_balance_transaction", params)),
+    )
+    with pytest.raises(errors.OutcomeUnknownError):
+        subscription.cancel()
+    db.session.refresh(subscription)
+    assert (subscription.status, subscription.refund_due) == (SubscriptionStatus.CANCELED, True)
+
+    subscription.cancel()  # finishes the refund: the same keys, so the refund made is not made again
+
+    refunds = [o for o in stub.store.objects.values() if o.get("object") == "refund"]
+    assert len(refunds) == 1
+    assert not subscription.refund_due
+    assert stripe_http.last("POST", "/v1/customers/{customer}/balance_transactions").params["amount"] == 1500
 
 
 @pytest.mark.parametrize(("policy", "behavior"), [(False, "none"), (True, "always_invoice")])
@@ -373,12 +424,7 @@ def test_change_plan_follows_the_policy(
     basic, pro = stripe_plan(db, "plan_basic"), stripe_plan(db, "plan_pro", amount=5000)
     subscription = subscribe(user, basic)
 
-    def update(params: dict[str, Any], stored: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        obj = stored[params["subscription_exposed_id"]]
-        obj["items"]["data"][0]["plan"] = {"id": params["items"][0]["plan"], "object": "plan"}
-        return 200, obj
-
-    stub.on("POST", "/v1/subscriptions/{subscription_exposed_id}", update)
+    answer_plan_changes(stub)
     subscription.change_plan(pro)
     request = stripe_http.last("POST", "/v1/subscriptions/{subscription_exposed_id}")
     assert request.params["items"] == [{"id": "si_first", "plan": "plan_pro"}]
@@ -388,6 +434,22 @@ def test_change_plan_follows_the_policy(
     assert not is_subscribed(user, basic)
     with pytest.raises(errors.SubscriptionError, match="already on plan"):
         subscription.change_plan(pro)
+
+
+def test_choosing_a_plan_while_canceling_keeps_the_subscription(
+    app: Flask, db: SQLAlchemy, user: hostapp.User, customer: StripeCustomer, stub: StripeStub, stripe_http: Any
+) -> None:
+    answer_subscriptions(stub, cancel_at_period_end=True)
+    basic, pro = stripe_plan(db, "plan_basic"), stripe_plan(db, "plan_pro", amount=5000)
+    subscription = subscribe(user, basic)
+    assert subscription.status == SubscriptionStatus.CANCELING
+
+    answer_plan_changes(stub)
+    subscription.change_plan(pro)
+    assert (
+        stripe_http.last("POST", "/v1/subscriptions/{subscription_exposed_id}").params["cancel_at_period_end"] is False
+    )
+    assert subscription.status == SubscriptionStatus.ACTIVE
 
 
 # -- the cron command ----------------------------------------------------------------------------------------

@@ -334,3 +334,33 @@ def test_a_stripe_outage_while_rereading_fails_the_event_for_replay(
         assert hook.parse_error
         assert "STRIPE_API_BASE" in hook.parse_error or "Connection" in hook.parse_error
         assert row.sources == [{"id": "card_old", "brand": "Visa", "last4": "0000", "exp_month": 1, "exp_year": 2030}]
+
+
+def test_a_customer_object_as_stripe_sends_it_keeps_the_payment_method_cards(
+    client: FlaskClient, db: SQLAlchemy, user: hostapp.User
+) -> None:
+    """A customer object lists card sources only, never payment methods: the row's ``pm_`` cards stay."""
+    row = stripe_customer(user, payment_method=True)
+    [card] = row.sources
+    assert card["id"].startswith("pm_")
+    as_sent = get_state().gateway.request("get", f"/v1/customers/{row.stripe_customer_id}")
+    assert "payment_methods" not in as_sent
+
+    send_webhook(client, "customer.updated", as_sent, created=int(time.time()) + 5)
+
+    db.session.refresh(row)
+    assert row.sources == [card]
+    assert row.default_source_data == card
+
+
+def test_an_expanded_customer_id_is_stored_as_its_id(client: FlaskClient, db: SQLAlchemy, user: hostapp.User) -> None:
+    row = local_customer(db, user)
+    data = synthetic.customer("old", "cus_local", [], None)
+    data["id"] = {"id": "cus_local", "object": "customer"}
+
+    response = send_webhook(client, "customer.updated", data, created=int(time.time()) + 5)
+
+    assert response.status_code == 200
+    assert status_of(db) == {WebhookStatus.PROCESSED}
+    db.session.refresh(row)
+    assert row.stripe_customer_id == "cus_local"

@@ -61,6 +61,11 @@ class StripeSubscription(SubscriberMixin, StripeObjectMixin, Base):
     ended_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     is_created_at_stripe: Mapped[bool] = mapped_column(default=False)
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(255), default=None)
+    #: The parameters sent with ``idempotency_key`` to create it, stored before the request: a retry after a lost
+    #: answer sends exactly these again, so Stripe replays its answer instead of refusing a changed request.
+    stripe_request: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
+    #: Canceled with a refund of the unused time that is not finished yet (``cancel()`` again finishes it).
+    refund_due: Mapped[bool] = mapped_column(default=False)
 
     customer: Mapped[StripeCustomer | None] = relationship()
     plan: Mapped[StripeSubscriptionPlan] = relationship()

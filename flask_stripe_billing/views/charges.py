@@ -74,6 +74,9 @@ def confirm_payment(subscriber: Any, charge_id: int) -> Response | str:
             return redirect(here)
         return render("confirm.html", charge=charge)
 
+    if not charge.stripe_payment_intent_id:
+        return redirect(here)  # never sent to Stripe: there is nothing to re-read
+
     from .. import charges
 
     try:

@@ -57,7 +57,8 @@ def owned_or_404(model: type[M], row_id: int, subscriber: Any) -> M:
 def row_id_from_form(field: str) -> int | None:
     """The form field *field* as a row id, or ``None`` when it is not one (empty, not ASCII digits, too big)."""
     value = request.form.get(field, "")
-    if not (value.isascii() and value.isdigit()) or not 0 < int(value) <= MAX_ROW_ID:
+    # The length first: int() refuses strings of over 4,300 digits with an error of its own.
+    if not (value.isascii() and value.isdigit()) or len(value) > 10 or not 0 < int(value) <= MAX_ROW_ID:
         return None
     return int(value)
 
@@ -67,18 +68,22 @@ def current_customer(subscriber: Any) -> StripeCustomer | None:
     return StripeCustomer.get_latest_active_customer_for_user(subscriber)
 
 
-def safe_next(default_endpoint: str = ".account", **values: Any) -> str:
-    """The ``next`` URL of the request when it stays on this site (a path), else *default_endpoint*'s URL.
+def is_local_path(target: str) -> bool:
+    """Whether *target* is a path on this site, safe to redirect to.
 
-    Refusing absolute and scheme-relative URLs (``//evil.test``, and ``/\\evil.test``, which browsers read the
-    same way) keeps the pages from being an open redirect.
+    Refuses absolute and scheme-relative URLs (``//evil.test``, a backslash or a tab after the slash, which
+    browsers read the same way), so that a ``next`` parameter cannot make a page an open redirect.
     """
-    target = request.values.get("next") or ""
     parts = urlsplit(target)
     on_site = target.startswith("/") and not target.startswith("//") and not parts.scheme and not parts.netloc
-    if on_site and "\\" not in target and target.isprintable():
-        return target
-    return url_for(default_endpoint, **values)
+    return on_site and "\\" not in target and target.isprintable()
+
+
+def safe_next(default_endpoint: str = ".account", **values: Any) -> str:
+    """The ``next`` URL of the request when it is a path on this site (:func:`is_local_path`), else
+    *default_endpoint*'s URL."""
+    target = request.values.get("next") or ""
+    return target if is_local_path(target) else url_for(default_endpoint, **values)
 
 
 def render(template: str, **context: Any) -> str:

@@ -6,14 +6,14 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, flash, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from .. import coupons, errors, subscriptions
 from ..models.plan import StripeSubscriptionPlan
 from ..models.subscription import LIVE_STATUSES, StripeSubscription, SubscriptionStatus
 from ..state import get_state
-from .common import current_customer, owned_or_404, page_view, render, row_id_from_form, safe_next
+from .common import current_customer, is_local_path, owned_or_404, page_view, render, row_id_from_form, safe_next
 from .formatting import date
 
 #: Shown when Stripe's answer to a subscription change was lost.
@@ -41,20 +41,16 @@ def render_plans(subscriber: Any, *, error: str | None = None, status: int = 200
         customer=current_customer(subscriber),
         error=error,
         coupon_code=request.form.get("coupon", ""),
-        coupon_check_url=coupon_check_url(),
+        # The coupon lookup of the JSON API, registered on the same blueprint.
+        coupon_check_url=url_for(".api_coupon", coupon_id="__CODE__"),
     )
     return page, status
 
 
-def coupon_check_url() -> str | None:
-    """The URL of the coupon lookup (``GET /api/coupons/<id>``) with ``__CODE__`` for the code; ``None`` when
-    the route is not there (the code is then checked when the form is posted)."""
-    prefix = f"{request.blueprint}."
-    for rule in current_app.url_map.iter_rules():
-        if rule.endpoint.startswith(prefix) and "/api/coupons/<" in rule.rule and len(rule.arguments) == 1:
-            values: dict[str, Any] = {next(iter(rule.arguments)): "__CODE__"}
-            return url_for(rule.endpoint, **values)
-    return None
+def back_to_plans() -> str:
+    """The plans page, keeping the ``next`` the subscriber came with (for after a card is added)."""
+    target = request.values.get("next", "")
+    return url_for(".plans", next=target) if is_local_path(target) else url_for(".plans")
 
 
 @page_view
@@ -78,7 +74,7 @@ def subscribe(subscriber: Any) -> Response | tuple[str, int]:
             return render_plans(subscriber, error=f"The coupon code {code!r} is not valid.", status=400)
     if current_customer(subscriber) is None:
         flash("Add a card first: your subscription will be paid with it.", "info")
-        return redirect(url_for(".card", next=url_for(".plans")))
+        return redirect(url_for(".card", next=back_to_plans()))
 
     current = subscriptions.active_subscription(subscriber)
     try:
@@ -91,7 +87,7 @@ def subscribe(subscriber: Any) -> Response | tuple[str, int]:
             created = subscriptions.subscribe(subscriber, plan, coupon=coupon)
             flash(subscribed_message(created), "success" if created.is_live else "error")
     except errors.NoCustomerError:
-        return redirect(url_for(".card", next=url_for(".plans")))
+        return redirect(url_for(".card", next=back_to_plans()))
     except errors.OutcomeUnknownError:
         # It may have gone through: say so rather than invite a second attempt.
         flash(OUTCOME_UNKNOWN_MESSAGE, "error")
@@ -115,13 +111,9 @@ def subscribed_message(subscription: StripeSubscription) -> str:
 
 
 def cancellation_effect(subscription: StripeSubscription) -> tuple[bool, dt.datetime | None]:
-    """``(immediate, access_ends_at)`` of cancelling now, by ``STRIPE_PRORATION_POLICY``.
-
-    The same rule as :func:`flask_stripe_billing.subscriptions.cancel_subscription` with ``at_period_end=None``:
-    with the default policy a subscription on trial ends at once, any other at the end of the period already
-    paid for; with proration every cancellation is immediate (and the unused part refunded).
-    """
-    immediate = get_state().config.proration_policy or subscription.on_trial()
+    """``(immediate, access_ends_at)`` of cancelling now, by
+    :func:`~flask_stripe_billing.subscriptions.cancels_at_period_end` (the rule the cancellation follows)."""
+    immediate = not subscriptions.cancels_at_period_end(subscription)
     return immediate, None if immediate else subscription.current_period_end
 
 

@@ -17,16 +17,15 @@ requests get objects built from Stripe's fixtures, kept in memory:
 from __future__ import annotations
 
 import copy
-import functools
 import json
-import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Self, TypeAlias
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
+
+from flask_stripe_billing.offline import AppServer
 
 from .objects import ObjectStore, StripeObject, load_fixtures, new_id
 from .records import RequestRecorder, inspect_request
@@ -48,11 +47,6 @@ def stripe_error(status: int, message: str, *, kind: str = "invalid_request_erro
     return status, {"error": {"type": kind, "message": message, **details}}
 
 
-class _QuietRequestHandler(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        """One line per request is noise in test output; errors are still logged."""
-
-
 class StripeStub(RequestRecorder):
     """A Stripe API double on 127.0.0.1, served from a background thread."""
 
@@ -63,27 +57,21 @@ class StripeStub(RequestRecorder):
         self.errors: list[BaseException] = []  # exceptions raised by handlers (answered with a 500)
         self._handlers: dict[tuple[str, str], Handler] = {}
         self._idempotent: dict[str, tuple[tuple[str, str, bytes], Answer]] = {}
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: AppServer | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> Self:
-        """Listen on a free port of 127.0.0.1."""
+        """Listen on a free port of 127.0.0.1 (served from a background thread)."""
         if self._server is None:
-            self._server = make_server("127.0.0.1", 0, self, threaded=True, request_handler=_QuietRequestHandler)
-            # A short poll interval keeps stop() quick (it waits for the serving loop to notice).
-            serve = functools.partial(self._server.serve_forever, poll_interval=0.05)
-            self._thread = threading.Thread(target=serve, name="stripe-stub", daemon=True)
-            self._thread.start()
+            self._server = AppServer(self).start()
         return self
 
     def stop(self) -> None:
-        """Stop serving and close the socket (``serve_forever`` closes it on exit)."""
-        if self._server is not None and self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-        self._server = self._thread = None
+        """Stop serving and close the socket."""
+        if self._server is not None:
+            self._server.stop()
+        self._server = None
 
     def __enter__(self) -> Self:
         return self.start()
@@ -96,7 +84,7 @@ class StripeStub(RequestRecorder):
         """Base address for ``StripeClient(base_addresses={"api": stub.url})``."""
         if self._server is None:
             raise RuntimeError("the stub is not started")
-        return f"http://127.0.0.1:{self._server.server_port}"
+        return self._server.url
 
     # -- scripting -----------------------------------------------------------------------------
 

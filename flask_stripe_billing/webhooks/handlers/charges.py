@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from ... import charge_outcomes
 from ...models import ChargeStatus, RefundStatus, StripeCharge, StripeRefund, StripeWebhook
+from ...payment_intents import is_intent_for
 from ...shapes import expandable_id, list_data
 from ...signals import stripe_charge_refunded
 from ...state import get_state
@@ -90,13 +91,12 @@ def _charge_for_intent(intent: Mapping[str, Any], *, adopt: bool) -> StripeCharg
     if not isinstance(charge_id, str) or not charge_id.isdigit():
         return None
     charge = find_locked(StripeCharge, id=int(charge_id))
-    # Only a charge whose own answer was lost, for the same money: never one a new attempt may be charging.
+    # Only a charge whose own answer was lost (same money, same customer): never one a new attempt may be charging.
     if (
         charge is None
         or charge.stripe_payment_intent_id is not None
         or charge.status not in (ChargeStatus.UNKNOWN, ChargeStatus.IN_FLIGHT)
-        or charge.amount != intent.get("amount")
-        or charge.currency.lower() != str(intent.get("currency", "")).lower()
+        or not is_intent_for(charge, intent)
     ):
         return None
     return charge

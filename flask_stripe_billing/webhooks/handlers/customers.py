@@ -43,7 +43,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ...customers import apply_stripe_customer, default_source_id, read_customer
+from ...customers import apply_stripe_customer, default_source_id, read_customer, summarize_sources
 from ...models import StripeCustomer, StripeWebhook
 from ...shapes import expandable_id
 from ...state import get_state
@@ -133,7 +133,8 @@ def _store(found: StripeCustomer, data: Mapping[str, Any], seen_at: dt.datetime 
 def _is_partial(data: Mapping[str, Any], customer: StripeCustomer) -> bool:
     """Whether a ``customer.updated`` payload lacks cards we need: more pages, or an unknown default card."""
     sources = data.get("sources")
-    if isinstance(sources, Mapping):
-        return bool(sources.get("has_more"))
+    if isinstance(sources, Mapping) and sources.get("has_more"):
+        return True
+    listed = {card["id"] for card in summarize_sources(data)}
     default = default_source_id(data)
-    return default is not None and default not in customer.card_ids
+    return default is not None and default not in customer.card_ids | listed
