@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import copy
 import functools
-import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from tests.stripe_openapi.spec import spec_dir
+from tests.stripe_openapi.spec import read_json
 
 Shape = Literal["old", "new"]
 SHAPES: tuple[Shape, ...] = ("old", "new")
@@ -27,7 +26,7 @@ SHAPES: tuple[Shape, ...] = ("old", "new")
 @functools.cache
 def _fixtures(shape: Shape) -> Mapping[str, dict[str, Any]]:
     name = "fixtures3.json" if shape == "old" else "fixtures3.head.json"
-    return json.loads((spec_dir() / name).read_text(encoding="utf-8"))["resources"]  # type: ignore[no-any-return]
+    return read_json(name)["resources"]  # type: ignore[no-any-return]
 
 
 def fixture(shape: Shape, name: str, **changes: Any) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import json
 import secrets
 import threading
 import time
@@ -18,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeAlias
 
-from .spec import StripeSpec, spec_dir
+from .spec import StripeSpec, read_json, spec_dir
 
 StripeObject: TypeAlias = dict[str, Any]
 
@@ -34,7 +33,7 @@ def load_fixtures(directory: Path | None = None) -> Mapping[str, StripeObject]:
     folder = directory or spec_dir()
     resources: dict[str, StripeObject] = {}
     for name in ("fixtures3.json", "fixtures3.head.json"):  # the current shapes win
-        resources.update(json.loads((folder / name).read_text(encoding="utf-8"))["resources"])
+        resources.update(read_json(name, folder)["resources"])
     return resources
 
 

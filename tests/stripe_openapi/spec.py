@@ -13,6 +13,7 @@ raises :class:`SpecViolation`.  Values are not checked against live data.
 from __future__ import annotations
 
 import functools
+import gzip
 import json
 import os
 import threading
@@ -34,19 +35,34 @@ __all__ = [
     "SpecViolation",
     "StripeSpec",
     "load_spec",
+    "read_json",
     "spec_dir",
 ]
 
-# ``shared/`` sits next to the repository root: <root>/tests/stripe_openapi/spec.py -> <root>/../shared.
-_DEFAULT_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "stripe-openapi"
+# The copy this repository carries (gzipped; see data/README.md for where it comes from).
+_DEFAULT_DIR = Path(__file__).resolve().parent / "data"
 _FORM = "application/x-www-form-urlencoded"
 _METHODS = ("GET", "POST", "DELETE")
 
 
 def spec_dir() -> Path:
-    """Folder holding spec3.json and the fixtures (``$STRIPE_OPENAPI_DIR`` overrides)."""
+    """Folder holding spec3.json and the fixtures (``$STRIPE_OPENAPI_DIR`` overrides the copy in ``data/``)."""
     override = os.environ.get("STRIPE_OPENAPI_DIR")
     return Path(override) if override else _DEFAULT_DIR
+
+
+def read_json(name: str, directory: Path | None = None) -> Any:
+    """Parse *name* (``"spec3.json"``, ``"fixtures3.head.json"``) from *directory* or :func:`spec_dir`: the
+    plain file when it is there, else its gzipped copy (``name + ".gz"``, as this repository ships them)."""
+    folder = directory or spec_dir()
+    plain = folder / name
+    if plain.exists():
+        return json.loads(plain.read_text(encoding="utf-8"))
+    packed = folder / f"{name}.gz"
+    if not packed.exists():
+        raise FileNotFoundError(f"Neither {plain} nor {packed} exists (STRIPE_OPENAPI_DIR={folder})")
+    with gzip.open(packed, "rt", encoding="utf-8") as stream:
+        return json.load(stream)
 
 
 class SpecViolation(AssertionError):
@@ -131,7 +147,7 @@ class StripeSpec:
 
     @classmethod
     def from_file(cls, path: Path) -> StripeSpec:
-        return cls(json.loads(path.read_text(encoding="utf-8")))
+        return cls(read_json(path.name, path.parent))
 
     # -- routing -------------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 child process, bound to 127.0.0.1, keeping nothing on disk.
 
 The server is localstripe as released, except that it accepts a few parameters Stripe accepts and localstripe
-refuses (:data:`ACCEPTED_AS_GIVEN`), keeping them on the object unchanged.
+refuses (:data:`flask_stripe_billing.offline.server.ACCEPTED_AS_GIVEN`), keeping them on the object unchanged.
 
 localstripe is GPL-licensed, so it is never imported by the extension itself: it runs as a separate server
 (install it with the ``demo`` or ``test`` extra), and the application talks to it over HTTP through
@@ -140,28 +140,6 @@ class OfflineStripe:
         self.stop()
 
 
-#: Parameters Stripe accepts but localstripe refuses ("Unexpected ..."): the offline server takes them and
-#: keeps them on the object as given, like Stripe, so that the demo can pay a charge with a description.
-ACCEPTED_AS_GIVEN = {
-    "PaymentIntent": ("description", "statement_descriptor", "statement_descriptor_suffix"),
-    "Refund": ("reason",),
-    "Coupon": ("name",),
-}
-
-
-def _accept_as_given(resource: Any, names: tuple[str, ...]) -> None:  # pragma: no cover - child process
-    """Let *resource* (a localstripe class) take *names* and store them unchanged."""
-    original = resource.__init__
-
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        given = {name: kwargs.pop(name) for name in names if name in kwargs}
-        original(self, *args, **kwargs)
-        for name in names:
-            setattr(self, name, given.get(name))
-
-    resource.__init__ = __init__
-
-
 class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
@@ -229,19 +207,3 @@ class AppServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
-
-
-def _serve(port: int) -> None:  # pragma: no cover - runs in the child process
-    """Run localstripe on 127.0.0.1:*port* without its disk dump (it would write /tmp/localstripe.pickle)."""
-    from aiohttp import web
-    from localstripe import resources, server
-
-    resources.Store.dump_to_disk = lambda self: None
-    resources.Store.try_load_from_disk = lambda self: None
-    for name, parameters in ACCEPTED_AS_GIVEN.items():
-        _accept_as_given(getattr(resources, name), parameters)
-    web.run_app(server.app, host="127.0.0.1", port=port, access_log=None, print=None)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    _serve(int(sys.argv[1]))
