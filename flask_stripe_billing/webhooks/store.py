@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..models import StripeWebhook, WebhookStatus, from_timestamp, utcnow
+from .payload import MalformedEventError
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
@@ -17,14 +18,16 @@ if TYPE_CHECKING:
 WEBHOOK_TABLE: sa.Table = StripeWebhook.__table__  # type: ignore[assignment]
 
 
-class MalformedEventError(ValueError):
-    """The verified body is not a Stripe event object."""
+#: The range of ``created`` a datetime column holds: 1970-01-01 to 9999-12-31 (Stripe's are seconds since 1970).
+LATEST_TIMESTAMP = 253_402_300_799
+
+__all__ = ["MalformedEventError", "event_fields", "store_event"]
 
 
 def event_fields(event: Any) -> dict[str, Any]:
     """The columns of a :class:`StripeWebhook` for *event* (a decoded Stripe event).
 
-    :raises MalformedEventError: if *event* lacks an ``evt_`` id or a type.
+    :raises MalformedEventError: if *event* lacks an ``evt_`` id or a type, or its ``created`` is not a time.
     """
     if not isinstance(event, dict):
         raise MalformedEventError("The body is not a JSON object.")
@@ -34,13 +37,17 @@ def event_fields(event: Any) -> dict[str, Any]:
     if not isinstance(event_type, str) or not event_type or len(event_type) > 255:
         raise MalformedEventError("The event has no 'type'.")
     created = event.get("created")
+    if created is not None and (
+        not isinstance(created, int) or isinstance(created, bool) or not 0 <= created <= LATEST_TIMESTAMP
+    ):
+        raise MalformedEventError("The event's 'created' is not a time in seconds since 1970.")
     api_version = event.get("api_version")
     return {
         "id": event_id,
         "type": event_type,
         "livemode": bool(event.get("livemode", False)),
         "api_version": api_version if isinstance(api_version, str) else None,
-        "event_created": from_timestamp(created) if isinstance(created, int) else None,
+        "event_created": from_timestamp(created),
         "raw_data": event,
         "status": WebhookStatus.RECEIVED,
     }

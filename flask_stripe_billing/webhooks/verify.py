@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Sequence
 
@@ -17,6 +18,9 @@ from ..errors import BillingError
 
 #: Signatures from one header that are looked at, at most; Stripe sends one per active secret.
 MAX_SIGNATURES = 8
+
+#: What a ``v1`` signature is: a SHA-256 HMAC in lowercase hex.  Anything else can match no secret.
+_SIGNATURE = re.compile(r"[0-9a-f]{64}")
 
 
 class SignatureError(BillingError):
@@ -76,10 +80,10 @@ def _parse_header(header: str) -> tuple[int, list[str]]:
             if not value.isascii() or not value.isdigit() or len(value) > 12:
                 raise SignatureError("The Stripe-Signature header has a malformed timestamp.")
             timestamp = int(value)
-        elif key == "v1" and len(signatures) < MAX_SIGNATURES:
+        elif key == "v1" and len(signatures) < MAX_SIGNATURES and _SIGNATURE.fullmatch(value):
             signatures.append(value)
     if timestamp is None:
         raise SignatureError("The Stripe-Signature header has no timestamp.")
     if not signatures:
-        raise SignatureError("The Stripe-Signature header has no v1 signature.")
+        raise SignatureError("The Stripe-Signature header has no v1 signature (64 lowercase hex digits).")
     return timestamp, signatures

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 
+import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..models import StripeWebhook
 from ..state import get_state
 from .dispatch import process_webhook, record_failure
-from .store import MalformedEventError, event_fields, store_event
+from .payload import MalformedEventError, decode_event
+from .store import event_fields, store_event
 from .verify import SignatureError, WebhookNotConfiguredError, verify_signature
 
 logger = logging.getLogger(__name__)
@@ -51,12 +52,17 @@ def receive_webhook() -> tuple[Response, int]:
     except SignatureError as exc:
         return _error(str(exc), 400)
     try:
-        fields = event_fields(json.loads(payload.decode("utf-8")))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return _error("The body is not UTF-8 JSON.", 400)
+        fields = event_fields(decode_event(payload))
     except MalformedEventError as exc:
         return _error(str(exc), 400)
-    if not store_event(state.db, fields):
+    try:
+        stored = store_event(state.db, fields)
+    except sa.exc.DataError:
+        # What the checks above missed and the database refuses: nothing was stored, Stripe is told why.
+        state.db.session.rollback()
+        logger.warning("The database refused to store Stripe event %s", fields["id"], exc_info=True)
+        return _error("The event could not be stored as it is.", 400)
+    if not stored:
         return jsonify(received=fields["id"], duplicate=True), 200
     response = jsonify(received=fields["id"], duplicate=False)
     response.call_on_close(_processor(fields["id"]))
