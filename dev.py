@@ -6,7 +6,8 @@
     python3 dev.py demo                 run the example app on SQLite with an offline Stripe
 
 Set TEST_POSTGRES_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/flask_stripe_billing_test) to run the
-PostgreSQL half of the test matrix; without it those tests are skipped with the reason shown.
+PostgreSQL half of the test matrix (`test` creates that database if the server does not have it yet); without it
+those tests are skipped with the reason shown.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tomllib
 import venv
 from pathlib import Path
 
@@ -24,6 +26,30 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / "python"
 
 
+def _stamp_digest(pyproject: bytes, extras: str) -> str:
+    return hashlib.sha256(pyproject + extras.encode()).hexdigest()
+
+
+def _installed(pyproject: bytes, extras: str) -> bool:
+    """Whether .venv has *extras* installed for this pyproject.toml: by their own stamp, or by the stamp of
+    other extras that require everything *extras* require (the demo's come with the tests')."""
+    wanted = {requirement for extra in extras.split(",") for requirement in _requirements(pyproject, extra)}
+    for stamp in VENV.glob(".installed-*"):
+        installed = stamp.name.removeprefix(".installed-").replace("-", ",")
+        if stamp.read_text() != _stamp_digest(pyproject, installed):
+            continue
+        if installed == extras or wanted <= {
+            r for extra in installed.split(",") for r in _requirements(pyproject, extra)
+        }:
+            return True
+    return False
+
+
+def _requirements(pyproject: bytes, extra: str) -> list[str]:
+    optional = tomllib.loads(pyproject.decode())["project"].get("optional-dependencies", {})
+    return [requirement.replace(" ", "") for requirement in optional.get(extra, [f"<unknown extra {extra}>"])]
+
+
 def ensure_venv(extras: str) -> None:
     """Create .venv and install the project with *extras*, again only when pyproject.toml changed."""
     if sys.version_info < (3, 11):  # noqa: UP036 - dev.py may be started by an older python3
@@ -31,9 +57,10 @@ def ensure_venv(extras: str) -> None:
     if not PYTHON.exists():
         print(f"Creating a virtual environment in {VENV} ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
+    pyproject = (ROOT / "pyproject.toml").read_bytes()
+    digest = _stamp_digest(pyproject, extras)
     stamp = VENV / f".installed-{extras.replace(',', '-')}"
-    if stamp.exists() and stamp.read_text() == digest:
+    if _installed(pyproject, extras):
         return
     print(f"Installing flask-stripe-billing[{extras}] into {VENV} ...", flush=True)
     run([str(PYTHON), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
@@ -47,8 +74,41 @@ def run(command: list[str], **kwargs: object) -> None:
         sys.exit(result.returncode)
 
 
+# Run by the virtual environment's Python, which has psycopg: create the database TEST_POSTGRES_URL names.
+CREATE_TEST_DATABASE = """
+import sys
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+url = make_url(sys.argv[1])
+if not url.database:
+    sys.exit()
+where = f"{url.host or 'localhost'}:{url.port or 5432}"
+options = {"host": url.host, "port": url.port, "user": url.username, "password": url.password, **url.query}
+try:
+    with psycopg.connect(dbname="postgres", autocommit=True, connect_timeout=5, **options) as connection:
+        found = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [url.database]).fetchone()
+        if not found:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(url.database)))
+            print(f"Created the PostgreSQL database {url.database} on {where} for the tests.", flush=True)
+except psycopg.Error as exc:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    print(f"Could not reach PostgreSQL on {where} to create {url.database}: {reason}", flush=True)
+"""
+
+
+def ensure_test_database() -> None:
+    """Create the PostgreSQL database named in TEST_POSTGRES_URL if the server is up and lacks it (one line
+    printed when it creates it or cannot reach the server; the PostgreSQL tests then fail as they would)."""
+    url = os.environ.get("TEST_POSTGRES_URL")
+    if url:
+        subprocess.run([str(PYTHON), "-c", CREATE_TEST_DATABASE, url], cwd=ROOT, check=False)
+
+
 def test(args: list[str]) -> None:
     ensure_venv("test,lint,docs")
+    ensure_test_database()
     run([str(PYTHON), "-m", "pytest", *args])
 
 
@@ -62,7 +122,16 @@ def check() -> None:
 
 def demo() -> None:
     ensure_venv("demo")
-    run([str(PYTHON), "-m", "example_app"])
+    command = [str(PYTHON), "-m", "example_app"]
+    if os.name != "posix":
+        run(command)
+        return
+    # Become the demo (same process id), so that stopping or killing this command stops the demo itself, and
+    # the demo stops its offline Stripe.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.chdir(ROOT)
+    os.execv(command[0], command)  # noqa: S606 - our own virtual environment's Python
 
 
 def main() -> None:

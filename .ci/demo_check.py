@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Follow the README on this checkout: start ``python3 dev.py demo``, wait for the home page, log in with the
-demo user the command prints, load the pricing page, and stop the demo.  Standard library only."""
+demo user the command prints, load the pricing page, and stop the demo with a plain ``kill`` of the command's
+process, checking that nothing it started keeps running.  Standard library only."""
 
 from __future__ import annotations
 
@@ -58,13 +59,35 @@ def main() -> None:
         assert "Pro yearly" in pricing, "the pricing page does not list the demo plans"
         print("demo: pricing page lists the plans")
     finally:
-        os.killpg(demo.pid, signal.SIGTERM)
+        demo.send_signal(signal.SIGTERM)  # the command's own process only, as `kill PID` would
         try:
             demo.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(demo.pid, signal.SIGKILL)
             demo.wait()
-    print("demo: stopped")
+            sys.exit("demo: did not stop within 20 s of SIGTERM")
+    left = leftovers(demo.pid)
+    if left:
+        os.killpg(demo.pid, signal.SIGKILL)
+        sys.exit(f"demo: still running after the demo stopped: {', '.join(left)}")
+    print("demo: stopped, and nothing it started is left running")
+
+
+def leftovers(group: int, wait: float = 20.0) -> list[str]:
+    """The processes of the demo's process group still alive after *wait* seconds (Linux: read from /proc)."""
+    deadline = time.monotonic() + wait
+    while True:
+        alive = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[2]) == group and fields[0] != "Z":
+                alive.append(stat.parent.name)
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.2)
 
 
 def wait_for(opener: urllib.request.OpenerDirector, url: str, demo: subprocess.Popen[bytes], log: Path) -> str:

@@ -29,8 +29,10 @@ billing = StripeBilling()
 
 #: The offline Stripe's settings, in the instance folder, while the demo runs.
 OFFLINE_SETTINGS = "offline-stripe.json"
+#: The demo's SQLite database, in the instance folder.
+DATABASE = "demo.sqlite"
 
-__all__ = ["User", "billing", "create_app", "db"]
+__all__ = ["User", "billing", "create_app", "db", "instance_folder"]
 
 
 @login.user_loader
@@ -38,13 +40,21 @@ def load_user(user_id: str) -> User | None:
     return db.session.get(User, int(user_id))
 
 
+def instance_folder() -> str:
+    """Where the demo keeps its database and offline Stripe: ``EXAMPLE_APP_INSTANCE_PATH``, or ``instance/``
+    beside the ``example_app`` package."""
+    return os.path.abspath(
+        os.environ.get("EXAMPLE_APP_INSTANCE_PATH") or os.path.join(os.path.dirname(__file__), os.pardir, "instance")
+    )
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """The example app; *config* overrides the defaults and ``FLASK_*`` environment variables."""
-    app = Flask(__name__, instance_relative_config=True)
+    app = Flask(__name__, instance_path=instance_folder(), instance_relative_config=True)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.update(
         SECRET_KEY=os.environ.get("SECRET_KEY", "demo-only-secret"),
-        SQLALCHEMY_DATABASE_URI=f"sqlite:///{os.path.join(app.instance_path, 'demo.sqlite')}",
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{os.path.join(app.instance_path, DATABASE)}",
     )
     # Written by ``python -m example_app`` while it runs an offline Stripe, so that ``flask --app example_app
     # stripe ...`` commands in another terminal talk to the same one.

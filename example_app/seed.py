@@ -1,13 +1,19 @@
-"""Demo data: two users and three plans, created at Stripe on first start."""
+"""Demo data: two users, three plans and a welcome coupon, created at Stripe on first start.
+
+Seeding runs at every start and only adds what is missing, here or at Stripe: a second start (the demo keeps its
+database and offline Stripe across restarts) changes nothing.
+"""
 
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 
-from flask_stripe_billing import StripeRequestError
-from flask_stripe_billing.models import StripeSubscriptionPlan
+from flask_stripe_billing import ConfigurationError, StripeRequestError, coupons
+from flask_stripe_billing.models import StripeCoupon, StripeSubscriptionPlan
 
 from .models import User, db
 
@@ -22,9 +28,17 @@ PLANS = [
     {"name": "Pro yearly", "amount": 29000, "currency": "usd", "interval": "year"},
 ]
 
+#: The code the home page offers new customers: 10% off their first payment.
+WELCOME_COUPON: dict[str, Any] = {
+    "coupon_id": "WELCOME10",
+    "name": "Welcome: 10% off",
+    "percent_off": Decimal("10"),
+    "duration": "once",
+}
+
 
 def seed() -> None:
-    """Create the demo users and plans unless they exist, then create the plans at Stripe."""
+    """Create the demo users, plans and welcome coupon unless they exist, here and at Stripe."""
     for (email, password), is_admin in ((DEMO_USER, False), (ADMIN_USER, True)):
         if db.session.scalar(sa.select(User).where(User.email == email)) is None:
             user = User(email=email, is_admin=is_admin)
@@ -38,6 +52,37 @@ def seed() -> None:
     ):
         try:
             plan.create_at_stripe()
+        except ConfigurationError:
+            return  # `flask` loaded the app to list its commands, without Stripe keys: Stripe waits for a real start
         except StripeRequestError as exc:
             # The pricing page still lists the plan; subscribing to it fails until Stripe is reachable.
             logger.warning("Could not create plan %r at Stripe: %s", plan.name, exc)
+    seed_welcome_coupon()
+
+
+def welcome_coupon() -> StripeCoupon | None:
+    """The welcome coupon when it exists here and at Stripe (reads only the database)."""
+    return coupons.get_live_coupon(WELCOME_COUPON["coupon_id"])
+
+
+def seed_welcome_coupon() -> StripeCoupon | None:
+    """Create :data:`WELCOME_COUPON` at Stripe and here unless it exists; return it (``None`` if Stripe could not
+    be reached).
+
+    A row left by a creation whose answer was lost is sent again with its idempotency key.  A coupon Stripe
+    already has (a database made afresh beside a kept Stripe account) is brought here from Stripe's list.
+    """
+    existing = welcome_coupon()
+    if existing is not None:
+        return existing
+    try:
+        return coupons.create_coupon(**WELCOME_COUPON)
+    except StripeRequestError as exc:
+        if exc.code != "resource_already_exists" and exc.http_status != 409:  # Stripe's code; some servers say 409
+            logger.warning("Could not create coupon %r at Stripe: %s", WELCOME_COUPON["coupon_id"], exc)
+            return None
+    try:
+        coupons.refresh_coupons()
+    except StripeRequestError as exc:
+        logger.warning("Could not read the coupons at Stripe: %s", exc)
+    return welcome_coupon()

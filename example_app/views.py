@@ -1,7 +1,9 @@
-"""The example SaaS's own pages: sign-up, log-in, a premium area, a one-off purchase, and an admin page.
+"""The example SaaS's own pages: sign-up, log-in, a premium area, a one-off purchase, an admin page, and the
+site's error pages.
 
 Everything about money is the extension's: its pages (``/billing/...``) take cards, sell plans, collect
-payments and show the billing account; this module only links to them.
+payments and show the billing account; this module only links to them, and shows amounts and times with the
+extension's formatting (``billing_money``, :func:`~flask_stripe_billing.views.formatting.utc_time`).
 """
 
 from __future__ import annotations
@@ -10,20 +12,80 @@ from functools import wraps
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
-from werkzeug.wrappers import Response
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from flask_stripe_billing.gate import subscription_required
-from flask_stripe_billing.models import ChargeStatus, StripeCharge, StripeSubscriptionPlan, StripeWebhook
+from flask_stripe_billing.models import (
+    ChargeStatus,
+    StripeCharge,
+    StripeSubscription,
+    StripeSubscriptionPlan,
+    StripeWebhook,
+)
 from flask_stripe_billing.views.common import is_local_path
+from flask_stripe_billing.views.formatting import utc_time
 
 from .models import User, db
+from .seed import welcome_coupon
 
 site = Blueprint("site", __name__)
 
+#: The site's name: the brand in the header and the end of every page title.
+SITE_NAME = "Acme Analytics"
+
 #: The one-off product sold on the shop page: a price in cents, never a float.
 REPORT = {"amount": 4900, "currency": "usd", "description": "Market report 2026 (PDF)", "source_id": "report-2026"}
+
+#: The site's icon, inline in every page (no request) and at ``/favicon.ico`` for browsers that ask anyway.
+FAVICON_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="#4b48d6"/>'
+    '<path d="M8 23V15M14 23V9M20 23v-6M26 23V12" stroke="#fff" stroke-width="3.2" stroke-linecap="round"/></svg>'
+)
+
+#: The error pages: a heading and a sentence for the customer, by HTTP status.
+ERROR_PAGES = {
+    400: ("Something went wrong", "The page could not handle that request. Go back and try again."),
+    403: ("Access denied", "Your account cannot open this page. If you think it should, contact us."),
+    404: ("Page not found", "There is no page at this address. It may have moved, or the link may be mistyped."),
+    405: ("Something went wrong", "This page cannot be opened that way. Go back and try again."),
+    500: ("Something went wrong on our side", "We could not show this page. Please try again in a few minutes."),
+}
+
+#: What a form refused for its expired or missing security token says.
+CSRF_PAGE = (
+    "Please try again",
+    "This form was open too long or came from elsewhere. Reload the page and send it again.",
+)
+
+
+@site.app_context_processor
+def site_context() -> dict[str, Any]:
+    """What every template of the site may use: its name and icon."""
+    return {"site_name": SITE_NAME, "favicon_svg": FAVICON_SVG}
+
+
+site.add_app_template_filter(utc_time, "utc_time")
+
+
+@site.app_errorhandler(HTTPException)
+def error_page(error: HTTPException) -> Any:
+    """The site's page for an HTTP error, in its layout; a caller asking for JSON gets the error as it was."""
+    if request.is_json or request.accept_mimetypes.best == "application/json" or error.code is None:
+        return error
+    if error.code not in ERROR_PAGES:
+        return error  # 401 and the other rarer statuses: the extension and Flask-Login answer them
+    heading, text = CSRF_PAGE if isinstance(error, CSRFError) else ERROR_PAGES[error.code]
+    return render_template("error.html", heading=heading, text=text, code=error.code), error.code
+
+
+@site.app_errorhandler(InternalServerError)
+def server_error_page(error: InternalServerError) -> Any:
+    """The site's page for an unexpected error: the failed request's transaction is rolled back first."""
+    db.session.rollback()
+    return error_page(error)
 
 
 def admin_required(view: Any) -> Any:
@@ -37,16 +99,21 @@ def admin_required(view: Any) -> Any:
     return wrapper
 
 
+@site.get("/favicon.ico")
+def favicon() -> Response:
+    return Response(FAVICON_SVG, mimetype="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
+
+
 @site.get("/")
 def home() -> str:
     plans = db.session.scalars(sa.select(StripeSubscriptionPlan).order_by(StripeSubscriptionPlan.amount)).all()
-    return render_template("home.html", plans=plans)
+    return render_template("home.html", plans=plans, coupon=welcome_coupon())
 
 
 @site.route("/signup", methods=["GET", "POST"])
-def signup() -> str | Response:
+def signup() -> str | Response | tuple[str, int]:
+    email = request.form.get("email", "").strip().lower()
     if request.method == "POST":
-        email = request.form.get("email", "").strip().lower()
         password = request.form.get("password", "")
         if "@" not in email or len(password) < 8:
             flash("Enter an e-mail address and a password of at least 8 characters.", "error")
@@ -58,14 +125,16 @@ def signup() -> str | Response:
             db.session.add(user)
             db.session.commit()
             login_user(user)
+            flash(f"Welcome to {SITE_NAME}! Choose a plan to open your dashboard.", "success")
             return redirect(url_for("stripe_billing.plans"))
-    return render_template("signup.html")
+        return render_template("signup.html", email=email), 400
+    return render_template("signup.html", email=email)
 
 
 @site.route("/login", methods=["GET", "POST"])
-def login() -> str | Response:
+def login() -> str | Response | tuple[str, int]:
+    email = request.form.get("email", "").strip().lower()
     if request.method == "POST":
-        email = request.form.get("email", "").strip().lower()
         user = db.session.scalar(sa.select(User).where(User.email == email))
         if user is not None and user.check_password(request.form.get("password", "")):
             login_user(user)
@@ -73,7 +142,8 @@ def login() -> str | Response:
             # Only local paths: an open redirect would let a phishing link bounce through our log-in.
             return redirect(target if is_local_path(target) else url_for("site.home"))
         flash("Wrong e-mail address or password.", "error")
-    return render_template("login.html")
+        return render_template("login.html", email=email), 400
+    return render_template("login.html", email=email)
 
 
 @site.post("/logout")
@@ -85,7 +155,7 @@ def logout() -> Response:
 @site.get("/premium")
 @subscription_required
 def premium() -> str:
-    return render_template("premium.html")
+    return render_template("premium.html", subscription=current_user.subscription())
 
 
 @site.route("/shop", methods=["GET", "POST"])
@@ -124,4 +194,17 @@ def admin() -> str:
         )
         .order_by(StripeCharge.id.desc())
     ).all()
-    return render_template("admin.html", webhooks=webhooks, failed=failed, pending=pending)
+    return render_template(
+        "admin.html", webhooks=webhooks, failed=failed, pending=pending, subscriptions=all_subscriptions()
+    )
+
+
+def all_subscriptions() -> list[tuple[StripeSubscription, str | None]]:
+    """Every subscription, whatever its status (incomplete and ended ones too), newest first, with its
+    subscriber's e-mail address."""
+    rows = db.session.execute(
+        sa.select(StripeSubscription, User.email)
+        .outerjoin(User, User.id == StripeSubscription.subscriber_id)
+        .order_by(StripeSubscription.id.desc())
+    )
+    return [(subscription, email) for subscription, email in rows]

@@ -1,9 +1,12 @@
-"""The claim a process holds on a charge while it talks to Stripe.
+"""The claims a process holds on a charge while it talks to Stripe: to charge it, or to refund it.
 
 A charge is claimed (``pending`` → ``in_flight``) with a conditional ``UPDATE`` committed before any request,
 so that only one process sends it.  The claim is a lease of :data:`CLAIM_LEASE`: a charge whose runner was
 killed is taken again once it has run out, and resolved by replaying its stored idempotency key.  Each step
 here commits on its own, so no row lock is ever held across a network call.
+
+Refunds of a charged charge are claimed apart (``refund_claimed_until``, :func:`claim_refunds`): one process at
+a time decides what remains, stores the refund's key and sends it.
 """
 
 from __future__ import annotations
@@ -105,3 +108,44 @@ def finish(charge: StripeCharge) -> None:
     else:
         charge.claimed_until = None  # nobody holds it: the next run re-reads the PaymentIntent
     get_state().db.session.commit()
+
+
+# -- refunds -------------------------------------------------------------------------------------------------
+
+#: How long a refund claim lasts.  A claim whose process was killed runs out after that; the next refund then
+#: settles the refund the killed process may have sent (by its stored key) before it makes its own.
+REFUND_LEASE = dt.timedelta(minutes=5)
+
+
+def claim_refunds(charge: StripeCharge, *, lease: dt.timedelta = REFUND_LEASE) -> dt.datetime | None:
+    """Take the refunds of *charge* for this process with a conditional ``UPDATE`` and commit.
+
+    Return the claim's end, which :func:`release_refunds` needs, or ``None`` if another process holds a live
+    claim.  Nothing stays locked: the claim is a committed lease, like a charge's own claim.
+    """
+    session = get_state().db.session
+    now = utcnow()
+    until = now + lease
+    result = session.execute(
+        sa.update(StripeCharge)
+        .where(
+            StripeCharge.id == charge.id,
+            sa.or_(StripeCharge.refund_claimed_until.is_(None), StripeCharge.refund_claimed_until < now),
+        )
+        .values(refund_claimed_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return until if int(getattr(result, "rowcount", 0) or 0) == 1 else None
+
+
+def release_refunds(charge: StripeCharge, until: dt.datetime) -> None:
+    """Give up the refund claim that ends at *until* (only if it is still this process's own), and commit."""
+    session = get_state().db.session
+    session.execute(
+        sa.update(StripeCharge)
+        .where(StripeCharge.id == charge.id, StripeCharge.refund_claimed_until == until)
+        .values(refund_claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()

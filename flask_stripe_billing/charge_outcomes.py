@@ -139,7 +139,7 @@ def send_signals(charge: StripeCharge, before: str | None, exc: errors.CardError
     pending = signal_for(charge, before, exc)
     if pending is not None:
         signal, kwargs = pending
-        signal.send(StripeCharge, **kwargs)
+        signals.send_committed(signal, StripeCharge, **kwargs)
 
 
 def signal_for(

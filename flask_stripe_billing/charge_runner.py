@@ -29,16 +29,17 @@ from dataclasses import dataclass, field
 import click
 import sqlalchemy as sa
 from flask import Flask, current_app
-from flask.cli import with_appcontext
 
 from . import errors
 from .batch import Failures, progress
 from .charge_checks import check_charge_input
 from .charge_claims import CLAIM_LEASE, claim, give_back
 from .charges import send_claimed
+from .cli_support import billing_command
 from .models.base import utcnow
 from .models.charge import ChargeStatus, StripeCharge
 from .state import get_state
+from .views.formatting import money
 
 #: How often one charge is tried again in a run after a 429, and after a lost answer.
 RATE_LIMIT_RETRIES = 5
@@ -261,6 +262,31 @@ def dry_run_rows() -> list[StripeCharge]:
     return list(session.scalars(sa.select(StripeCharge).where(chargeable(utcnow())).order_by(StripeCharge.id)))
 
 
+def subscriber_names(subscriber_ids: set[object]) -> dict[object, str]:
+    """Who each subscriber is, for people reading a listing: its ``email`` (else ``str()``) and its id."""
+    state = get_state()
+    model = state.subscriber_model
+    key = sa.inspect(model).primary_key[0]
+    names: dict[object, str] = {}
+    wanted = sorted((i for i in subscriber_ids if i is not None), key=str)
+    for start in range(0, len(wanted), 500):
+        for subscriber in state.db.session.scalars(sa.select(model).where(key.in_(wanted[start : start + 500]))):
+            identity = getattr(subscriber, key.key)
+            names[identity] = f"{getattr(subscriber, 'email', None) or subscriber} (subscriber {identity})"
+    return names
+
+
+def dry_run_line(row: StripeCharge, names: dict[object, str]) -> str:
+    """One charge of ``flask stripe charge --dry-run``: ``charge 2: $10.00 from ann@example.com (subscriber 3),
+    pending``."""
+    if row.subscriber_id is None:
+        who = "no subscriber"
+    else:
+        who = names.get(row.subscriber_id, f"subscriber {row.subscriber_id} (not found)")
+    replays = f"; replays key {row.idempotency_key}" if row.idempotency_key and row.status != "pending" else ""
+    return f"charge {row.id}: {money(row.amount, row.currency)} from {who}, {row.status}{replays}"
+
+
 @click.command("charge")
 @click.option("--dry-run", is_flag=True, help="List the charges a run would take, and charge nothing.")
 @click.option(
@@ -276,7 +302,7 @@ def dry_run_rows() -> list[StripeCharge]:
     show_default=True,
     help="Seconds a claimed charge stays reserved for this run; after that (a killed run) another run takes it.",
 )
-@with_appcontext
+@billing_command
 def charge_command(dry_run: bool, workers: int | None, claim_timeout: int) -> None:
     """Charge every pending charge (not manual, not declined, not charged) and those whose outcome is unknown.
 
@@ -285,11 +311,9 @@ def charge_command(dry_run: bool, workers: int | None, claim_timeout: int) -> No
     """
     if dry_run:
         rows = dry_run_rows()
+        names = subscriber_names({row.subscriber_id for row in rows})
         for row in rows:
-            click.echo(
-                f"charge {row.id}: {row.amount} {row.currency} subscriber={row.subscriber_id} status={row.status}"
-                + (f" replays key {row.idempotency_key}" if row.idempotency_key and row.status != "pending" else "")
-            )
+            click.echo(dry_run_line(row, names))
         click.echo(f"Would charge {len(rows)} charge(s).")
         return
     session = get_state().db.session

@@ -10,6 +10,8 @@ from flask.cli import AppGroup
 
 from .batch import progress
 from .charge_runner import charge_command
+from .cli_support import billing_command
+from .config import DEFAULT_API_BASE, BillingConfig
 from .errors import StripeRequestError
 from .idempotency import purge_idempotency_keys
 from .models.customer import StripeCustomer
@@ -20,11 +22,23 @@ from .webhooks.commands import check_pending_webhooks_command, replay_webhooks_c
 stripe_cli = AppGroup("stripe", help="Stripe billing: charges, subscriptions, webhooks and upkeep.")
 
 
+def describe_stripe(config: BillingConfig) -> str:
+    """Which Stripe *config* talks to, in words: ``offline Stripe at http://127.0.0.1:12111``, ``Stripe``, or
+    the address of some other server."""
+    if config.offline:
+        return f"offline Stripe at {config.api_base}"
+    if config.api_base == DEFAULT_API_BASE:
+        return f"Stripe ({'live' if config.livemode else 'test'} mode)"
+    return f"{config.api_base} in place of Stripe (STRIPE_API_BASE)"
+
+
 @stripe_cli.command("status")
+@billing_command
 def status_command() -> None:
     """Show which Stripe this application talks to, and check that it answers."""
     state = get_state()
     config = state.config
+    click.echo(f"Talks to:     {describe_stripe(config)}")
     click.echo(f"API base:     {config.api_base}")
     click.echo(f"API version:  {config.api_version}")
     click.echo(f"Mode:         {'live' if config.livemode else 'test'}")
@@ -47,6 +61,7 @@ def status_command() -> None:
     default=None,
     help="Age above which records are deleted (default: STRIPE_IDEMPOTENCY_KEY_MAX_AGE_HOURS).",
 )
+@billing_command
 def purge_idempotency_keys_command(older_than_hours: int | None) -> None:
     """Delete idempotency-key records that Stripe no longer remembers."""
     state = get_state()
@@ -57,6 +72,7 @@ def purge_idempotency_keys_command(older_than_hours: int | None) -> None:
 
 @stripe_cli.command("refresh-customers")
 @click.option("--batch-size", type=click.IntRange(min=1), default=100, help="Customers loaded at a time.")
+@billing_command
 def refresh_customers_command(batch_size: int) -> None:
     """Bring the cards and default card of every local customer up to date from Stripe."""
     from .customers import refresh_all_customers

@@ -12,13 +12,22 @@ import difflib
 import importlib
 import re
 import warnings
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import stripe
 
+from .config_keys import (
+    LIVE_BASE_OPT_IN,
+    check_api_base,
+    check_api_key,
+    check_key_pair,
+    check_publishable_key,
+    check_webhook_secrets,
+    is_local_url,
+)
 from .errors import ConfigurationError
 
 #: Stripe's default API host, used when ``STRIPE_API_BASE`` is not set.
@@ -33,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "STRIPE_PUBLISHABLE_KEY": None,
     "STRIPE_API_VERSION": stripe.api_version,
     "STRIPE_API_BASE": None,
+    LIVE_BASE_OPT_IN: False,
     "STRIPE_JS_URL": "https://js.stripe.com/v3/",
     "STRIPE_WEBHOOK_ENDPOINT_SECRET": None,
     "STRIPE_WEBHOOK_TOLERANCE": 300,
@@ -69,7 +79,7 @@ class MailSettings:
     server: str = "localhost"
     port: int = 25
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     use_tls: bool = False
     use_ssl: bool = False
     default_sender: str | None = None
@@ -77,14 +87,17 @@ class MailSettings:
 
 @dataclass(frozen=True)
 class BillingConfig:
-    """The validated configuration of one application.  See :doc:`/configuration`."""
+    """The validated configuration of one application.  See :doc:`/configuration`.
 
-    api_key: str
+    Its ``repr`` leaves out the secret key, the signing secrets and the SMTP password.
+    """
+
+    api_key: str = field(repr=False)
     publishable_key: str | None
     api_version: str
     api_base: str
     js_url: str
-    webhook_secrets: tuple[str, ...]
+    webhook_secrets: tuple[str, ...] = field(repr=False)
     webhook_tolerance: int
     url_prefix: str
     webhook_url: str
@@ -107,6 +120,14 @@ class BillingConfig:
     def livemode(self) -> bool:
         """Whether the secret key is a live-mode key (``sk_live_`` or ``rk_live_``)."""
         return self.api_key.startswith(("sk_live_", "rk_live_"))
+
+    @property
+    def offline(self) -> bool:
+        """Whether this application talks to an offline Stripe: ``STRIPE_API_BASE`` on this machine, or the
+        offline Stripe's key (:data:`flask_stripe_billing.offline.OFFLINE_API_KEY`)."""
+        from .offline import OFFLINE_API_KEY
+
+        return self.api_key == OFFLINE_API_KEY or is_local_url(self.api_base)
 
 
 def apply_defaults(config: dict[str, Any]) -> None:
@@ -134,14 +155,23 @@ def warn_unknown_keys(config: Mapping[str, Any]) -> None:
 
 
 def load_config(config: Mapping[str, Any]) -> BillingConfig:
-    """Validate *config* (already passed through :func:`apply_defaults`) into a :class:`BillingConfig`."""
+    """Validate *config* (already passed through :func:`apply_defaults`) into a :class:`BillingConfig`.
+
+    :raises ~flask_stripe_billing.errors.ConfigurationError: naming the first key that is missing or malformed;
+        a secret is never shown in the message, only masked.
+    """
+    api_key = check_api_key(config.get("STRIPE_API_KEY"))
+    publishable_key = check_publishable_key(config.get("STRIPE_PUBLISHABLE_KEY"))
+    check_key_pair(api_key, publishable_key)
+    api_base = _url("STRIPE_API_BASE", config.get("STRIPE_API_BASE") or DEFAULT_API_BASE).rstrip("/")
+    check_api_base(api_key, api_base, _bool(LIVE_BASE_OPT_IN, config.get(LIVE_BASE_OPT_IN, False)))
     return BillingConfig(
-        api_key=_api_key(config.get("STRIPE_API_KEY")),
-        publishable_key=_publishable_key(config.get("STRIPE_PUBLISHABLE_KEY")),
+        api_key=api_key,
+        publishable_key=publishable_key,
         api_version=_api_version(config.get("STRIPE_API_VERSION")),
-        api_base=_url("STRIPE_API_BASE", config.get("STRIPE_API_BASE") or DEFAULT_API_BASE).rstrip("/"),
+        api_base=api_base,
         js_url=_url("STRIPE_JS_URL", config.get("STRIPE_JS_URL")),
-        webhook_secrets=_webhook_secrets(config.get("STRIPE_WEBHOOK_ENDPOINT_SECRET")),
+        webhook_secrets=check_webhook_secrets(config.get("STRIPE_WEBHOOK_ENDPOINT_SECRET")),
         webhook_tolerance=_int("STRIPE_WEBHOOK_TOLERANCE", config.get("STRIPE_WEBHOOK_TOLERANCE"), 1),
         url_prefix=_path("STRIPE_URL_PREFIX", config.get("STRIPE_URL_PREFIX"), allow_root=True),
         webhook_url=_path("STRIPE_WEBHOOK_URL", config.get("STRIPE_WEBHOOK_URL")),
@@ -191,28 +221,6 @@ def import_string_or_callable(key: str, value: Any) -> Any:
         raise ConfigurationError(key, f"module {module_name!r} has no attribute {attr!r}.") from None
 
 
-def _api_key(value: Any) -> str:
-    if not value:
-        raise ConfigurationError(
-            "STRIPE_API_KEY",
-            "is required: set it to your Stripe secret key (sk_test_... or sk_live_...), "
-            "e.g. with the environment variable FLASK_STRIPE_API_KEY and app.config.from_prefixed_env().",
-        )
-    if not isinstance(value, str) or not value.startswith(("sk_", "rk_")):
-        raise ConfigurationError("STRIPE_API_KEY", "must be a secret or restricted key starting with 'sk_' or 'rk_'.")
-    return value
-
-
-def _publishable_key(value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str) or not value.startswith("pk_"):
-        raise ConfigurationError(
-            "STRIPE_PUBLISHABLE_KEY", "must be a publishable key starting with 'pk_' (never a secret key)."
-        )
-    return value
-
-
 def _api_version(value: Any) -> str:
     if not isinstance(value, str) or not _API_VERSION_RE.match(value):
         raise ConfigurationError(
@@ -237,17 +245,6 @@ def _path(key: str, value: Any, *, allow_root: bool = False) -> str:
     if not path and not allow_root:
         raise ConfigurationError(key, "must not be '/'.")
     return path
-
-
-def _webhook_secrets(value: Any) -> tuple[str, ...]:
-    if value is None or value == "":
-        return ()
-    values = [value] if isinstance(value, str) else value
-    if not isinstance(values, Sequence) or not all(isinstance(v, str) and v for v in values):
-        raise ConfigurationError(
-            "STRIPE_WEBHOOK_ENDPOINT_SECRET", "must be a signing secret (whsec_...) or a list of them."
-        )
-    return tuple(values)
 
 
 def _callback(key: str, value: Any) -> Callable[..., Any] | None:

@@ -58,6 +58,27 @@ def get_live_coupon(coupon_id: str) -> StripeCoupon | None:
     return get_state().db.session.scalars(query).first()
 
 
+def resolve_coupon(coupon: StripeCoupon | str | None, *, redeeming: bool = True) -> StripeCoupon | None:
+    """The live coupon row for *coupon* (a row or a coupon id), or ``None`` for ``None``.  Reads only the database.
+
+    With *redeeming* (the default: a new request applying the coupon), one that can no longer be redeemed is
+    refused too: ``valid=False`` at Stripe (``redeem_by`` passed, ``max_redemptions`` used up) or ``redeem_by``
+    passed here.  ``redeeming=False`` is for sending again a request already sent, whose outcome is unknown.
+
+    :raises flask_stripe_billing.errors.SubscriptionError: for an unknown, deleted or not yet created coupon, or
+        (when *redeeming*) one that can no longer be redeemed.
+    """
+    if coupon is None:
+        return None
+    row = get_live_coupon(coupon) if isinstance(coupon, str) else coupon
+    if row is None or not row.is_live:
+        name = coupon if isinstance(coupon, str) else coupon.coupon_id
+        raise errors.SubscriptionError(f"No live coupon {name!r}: unknown, deleted or never created at Stripe.")
+    if redeeming and (not row.valid or (row.redeem_by is not None and row.redeem_by <= utcnow())):
+        raise errors.SubscriptionError(f"Coupon {row.coupon_id!r} can no longer be redeemed: it expired or is used up.")
+    return row
+
+
 def coupon_json(coupon: StripeCoupon) -> dict[str, Any]:
     """The public fields of a coupon (for ``GET /api/coupons/<coupon_id>``): nothing internal, nothing raw."""
     return {
@@ -125,7 +146,7 @@ def create_coupon(**fields: Any) -> StripeCoupon:
     coupon.is_created_at_stripe = True
     apply_stripe_coupon(coupon, data)
     session.commit()
-    signals.coupon_synced.send(StripeCoupon, instance=coupon, action="created")
+    signals.send_committed(signals.coupon_synced, StripeCoupon, instance=coupon, action="created")
     return coupon
 
 
@@ -236,17 +257,12 @@ def update_coupon(
         at Stripe, before any request.
     """
     if other:
-        immutable = sorted(set(other) & set(IMMUTABLE_FIELDS))
+        immutable, unknown = sorted(set(other) & set(IMMUTABLE_FIELDS)), sorted(set(other) - set(IMMUTABLE_FIELDS))
+        problems = [f"{', '.join(immutable)} cannot change at Stripe once a coupon exists"] if immutable else []
+        problems += [f"unknown field(s) {', '.join(unknown)}"] if unknown else []
         raise errors.CouponError(
-            f"Coupon {coupon.coupon_id!r}: "
-            + (f"{', '.join(immutable)} cannot change at Stripe once a coupon exists" if immutable else "")
-            + ("; " if immutable and set(other) - set(immutable) else "")
-            + (
-                f"unknown field(s) {', '.join(sorted(set(other) - set(immutable)))}"
-                if set(other) - set(immutable)
-                else ""
-            )
-            + ". Only name and metadata can change; delete the coupon and create another."
+            f"Coupon {coupon.coupon_id!r}: {'; '.join(problems)}. Only name and metadata can change; delete the "
+            "coupon and create another."
         )
     if not coupon.is_live:
         raise errors.CouponError(f"Coupon {coupon.coupon_id!r} is deleted or was never created at Stripe.")
@@ -266,7 +282,7 @@ def update_coupon(
     )
     apply_stripe_coupon(coupon, data)
     get_state().db.session.commit()
-    signals.coupon_synced.send(StripeCoupon, instance=coupon, action="updated")
+    signals.send_committed(signals.coupon_synced, StripeCoupon, instance=coupon, action="updated")
     return coupon
 
 
@@ -288,7 +304,7 @@ def delete_coupon(coupon: StripeCoupon) -> StripeCoupon:
                 raise
     coupon.is_deleted = True
     get_state().db.session.commit()
-    signals.coupon_synced.send(StripeCoupon, instance=coupon, action="deleted")
+    signals.send_committed(signals.coupon_synced, StripeCoupon, instance=coupon, action="deleted")
     return coupon
 
 
@@ -380,5 +396,5 @@ def refresh_coupons(on_progress: Callable[[int], None] | None = None) -> CouponR
             summary.deleted += 1
     session.commit()
     for coupon, action in changes:
-        signals.coupon_synced.send(StripeCoupon, instance=coupon, action=action)
+        signals.send_committed(signals.coupon_synced, StripeCoupon, instance=coupon, action=action)
     return summary

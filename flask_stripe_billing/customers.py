@@ -56,7 +56,7 @@ def create_customer(subscriber: Any, token_or_payment_method: str) -> StripeCust
     customer.is_created_at_stripe = True
     _deactivate_older_customers(customer)
     state.db.session.commit()
-    signals.customer_created.send(StripeCustomer, instance=customer)
+    signals.send_committed(signals.customer_created, StripeCustomer, instance=customer)
     return customer
 
 

@@ -19,7 +19,13 @@ class ConfigurationError(BillingError):
 
     def __init__(self, key: str, problem: str) -> None:
         self.key = key
+        #: What is wrong with the key, and how to fix it (the message without the key's name).
+        self.problem = problem
         super().__init__(f"{key} {problem}")
+
+
+class ConfigurationWarning(UserWarning):
+    """A configuration value is legal but unlikely to be what was meant.  Issued at start-up, naming the key."""
 
 
 class StripeRequestError(BillingError):

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import click
 import sqlalchemy as sa
 import stripe
 from flask import Blueprint, Flask
+from flask.cli import FlaskGroup
 
 from .blueprint import create_blueprint
 from .cli import stripe_cli
 from .client import StripeGateway
-from .config import apply_defaults, import_string_or_callable, load_config, warn_unknown_keys
+from .config import BillingConfig, apply_defaults, import_string_or_callable, load_config, warn_unknown_keys
 from .errors import ConfigurationError
 from .idempotency import stored_key_factory
 from .models.base import attach_to_host
@@ -79,6 +81,11 @@ class StripeBilling:
 
         :raises RuntimeError: if the extension is already registered on *app*.
         :raises ~flask_stripe_billing.errors.ConfigurationError: naming the key that is missing or malformed.
+            When the ``flask`` command loads *app* only to find its commands (``flask --help``,
+            ``flask stripe ...``, ``flask db upgrade``), a refused Stripe setting is kept instead: the commands
+            are listed, and whatever uses the extension raises the error then (each ``flask stripe`` command
+            exits with it in one line).  ``flask run``, ``flask shell``, WSGI servers and workers still raise it
+            here.
         """
         if EXTENSION_KEY in app.extensions:
             raise RuntimeError(
@@ -90,12 +97,23 @@ class StripeBilling:
 
         apply_defaults(app.config)
         warn_unknown_keys(app.config)
-        config = load_config(app.config)
+        refused: ConfigurationError | None = None
+        try:
+            config: BillingConfig | None = load_config(app.config)
+        except ConfigurationError as exc:
+            if not _loading_to_find_commands():
+                raise
+            config, refused = None, exc
         model = _subscriber_model(
             app.config.get("STRIPE_SUBSCRIBER_MODEL") or subscriber_model or self._subscriber_model
         )
         app.config["STRIPE_SUBSCRIBER_MODEL"] = model
         attach_to_host(db, model)
+        if config is None:
+            assert refused is not None
+            app.extensions[EXTENSION_KEY] = RefusedConfiguration(refused)
+            app.cli.add_command(stripe_cli)
+            return
 
         key_factory = config.idempotency_key_callback or stored_key_factory(db)
         gateway = StripeGateway(config, key_factory=key_factory, http_client=http_client or self._http_client)
@@ -127,6 +145,28 @@ class StripeBilling:
     def config(self) -> Any:
         """The current application's validated :class:`~flask_stripe_billing.config.BillingConfig`."""
         return get_state().config
+
+
+class RefusedConfiguration:
+    """Stands for the state of an application whose Stripe settings were refused while the ``flask`` command
+    loaded it to find its commands: using it raises that :class:`ConfigurationError` again."""
+
+    def __init__(self, error: ConfigurationError) -> None:
+        self.error = error
+
+    def __getattr__(self, name: str) -> Any:
+        raise ConfigurationError(self.error.key, self.error.problem)
+
+
+def _loading_to_find_commands() -> bool:
+    """Whether the ``flask`` command is loading the application only to look up or list its commands.
+
+    Flask does that in its command group (``flask --help``, ``flask stripe --help``, any command the
+    application adds).  Its own ``run``, ``shell`` and ``routes`` load the application from their own context,
+    so a web server started with ``flask run`` still refuses a bad configuration at once.
+    """
+    context = click.get_current_context(silent=True)
+    return context is not None and isinstance(context.command, FlaskGroup)
 
 
 def _subscriber_model(value: Any) -> type[Any]:

@@ -21,7 +21,14 @@ status                            access
 ================================  =====================================================================
 
 A subscription whose local ``end_date`` has passed gives no access either, even before
-``flask stripe end-subscriptions`` has ended it at Stripe.
+``flask stripe end-subscriptions`` has ended it at Stripe.  Nor does one whose payment collection is paused at
+Stripe (``pause_collection``, whatever its ``behavior``; Stripe leaves the status as it was), until Stripe
+resumes it or the pause's ``resumes_at`` passes.
+
+A visitor refused for want of access is redirected with an ``"info"`` message flashed in customer words
+(:data:`NO_PLAN_MESSAGE`, or :data:`PAUSED_MESSAGE` when their subscription is paused), which the plans page
+shows; a page of the host's own named by ``STRIPE_SUBSCRIPTION_REDIRECT`` shows it if its template renders
+``get_flashed_messages()``.
 """
 
 from __future__ import annotations
@@ -31,7 +38,8 @@ from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any, TypeVar, cast, overload
 
-from flask import Blueprint, Flask, current_app, jsonify, redirect, request, url_for
+from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, request, session, url_for
+from flask.sessions import NullSession
 from werkzeug.exceptions import Unauthorized
 from werkzeug.wrappers import Response
 
@@ -46,6 +54,12 @@ BILLING_BLUEPRINT_MODULE = "flask_stripe_billing.blueprint"
 
 #: The blueprint of Flask-DebugToolbar, exempt when the application runs with ``DEBUG``.
 DEBUG_TOOLBAR_BLUEPRINT = "debugtoolbar"
+
+#: Flashed (category ``"info"``) when a subscriber without access is sent to choose a plan.
+NO_PLAN_MESSAGE = "Choose a plan to use this page."
+
+#: Flashed instead when the subscriber's subscription is there but its payment collection is paused.
+PAUSED_MESSAGE = "Your subscription is paused, so this page is not available until it resumes."
 
 
 def has_access(subscriber: Any, *, allow_past_due: bool = True, now: dt.datetime | None = None) -> bool:
@@ -64,16 +78,31 @@ def ask_to_log_in() -> Response:
     raise Unauthorized()
 
 
-def refuse_non_payer() -> Response:
+def refuse_non_payer(subscriber: Any = None) -> Response:
     """The answer to a subscriber without access: ``STRIPE_SUBSCRIPTION_REDIRECT``, else the plans page.
 
-    A caller that asks for JSON gets ``402 Payment Required`` instead of a redirect it cannot follow.
+    The redirect comes with an ``"info"`` flash saying why: :data:`PAUSED_MESSAGE` when *subscriber*'s
+    subscription has its payment collection paused, else :data:`NO_PLAN_MESSAGE` (nothing is flashed when the
+    application has no session, e.g. no ``SECRET_KEY``).  A caller that asks for JSON gets
+    ``402 Payment Required`` instead of a redirect it cannot follow.
     """
     if request.accept_mimetypes.best == "application/json":
         response = jsonify(error="An active subscription is required.", redirect=subscription_redirect_url())
         response.status_code = 402
         return response
+    if not isinstance(session, NullSession):
+        flash(PAUSED_MESSAGE if _is_paused(subscriber) else NO_PLAN_MESSAGE, "info")
     return redirect(subscription_redirect_url())
+
+
+def _is_paused(subscriber: Any) -> bool:
+    """Whether *subscriber*'s running subscription has its payment collection paused.  Reads only the database."""
+    if subscriber is None:
+        return False
+    from .subscriptions import active_subscription
+
+    subscription = active_subscription(subscriber)
+    return subscription is not None and subscription.is_collection_paused()
 
 
 def subscription_redirect_url() -> str:
@@ -94,7 +123,7 @@ def check_subscription(*, allow_past_due: bool = True) -> Response | None:
         return ask_to_log_in()
     if has_access(subscriber, allow_past_due=allow_past_due):
         return None
-    return refuse_non_payer()
+    return refuse_non_payer(subscriber)
 
 
 @overload

@@ -5,11 +5,13 @@ from __future__ import annotations
 import click
 
 from .batch import Failures, progress
+from .cli_support import billing_command
 from .errors import StripeRequestError
 
 
 @click.command("end-subscriptions")
 @click.option("--now", "immediately", is_flag=True, help="End them now instead of at the end of the paid period.")
+@billing_command
 def end_subscriptions_command(immediately: bool) -> None:
     """Cancel at Stripe every subscription past its end date that still runs; exit 1 if any fails."""
     from .subscription_expiry import end_subscriptions, get_subscriptions_for_cancel
@@ -25,6 +27,7 @@ def end_subscriptions_command(immediately: bool) -> None:
 
 
 @click.command("refresh-coupons")
+@billing_command
 def refresh_coupons_command() -> None:
     """Reconcile local coupons with Stripe's: add new ones, update changed ones, mark removed ones deleted."""
     from .coupons import refresh_coupons

@@ -7,7 +7,9 @@ apply nothing when the row holds newer data (:func:`flask_stripe_billing.sync.is
 
 Stripe's subscriptions are read in current and older shapes: the period on ``items.data[].current_period_*``
 (API 2025-03-31 and later) or at the top level, the plan on the first item (``plan`` or ``price``) or at the
-top level, discounts as ``discounts`` (a list) or ``discount`` (one), and ids expanded or not.
+top level, discounts as ``discounts`` (a list) or ``discount`` (one), ids expanded or not, and
+``pause_collection`` (``null``, or an object with ``behavior`` and ``resumes_at``) when the version has it.
+Objects of the ``stripe`` library are read as well as decoded JSON.
 """
 
 from __future__ import annotations
@@ -29,7 +31,16 @@ from .shapes import expandable_id, list_data
 from .state import get_state
 
 #: The fields whose change is reported by :data:`~flask_stripe_billing.signals.subscription_updated`.
-WATCHED_FIELDS = ("status", "plan_id", "current_period_start", "current_period_end", "at_period_end", "canceled_at")
+WATCHED_FIELDS = (
+    "status",
+    "plan_id",
+    "current_period_start",
+    "current_period_end",
+    "at_period_end",
+    "canceled_at",
+    "pause_collection_behavior",
+    "pause_collection_resumes_at",
+)
 
 
 def apply_stripe_subscription(
@@ -77,6 +88,7 @@ def _apply(subscription: StripeSubscription, data: Mapping[str, Any], seen_at: d
     """:func:`apply_stripe_subscription`, returning whether a field in :data:`WATCHED_FIELDS` changed."""
     if sync.is_older(subscription, seen_at):
         return False
+    data = _plain(data)
     before = _watched(subscription)
     subscription.stripe_subscription_id = data.get("id") or subscription.stripe_subscription_id
     status = data.get("status")
@@ -95,11 +107,38 @@ def _apply(subscription: StripeSubscription, data: Mapping[str, Any], seen_at: d
     subscription.trial_end = from_timestamp(data.get("trial_end"))
     if isinstance(data.get("metadata"), Mapping):
         subscription.metadata_ = dict(data["metadata"])
+    if "pause_collection" in data:  # absent from API versions that predate it: nothing to learn
+        subscription.pause_collection_behavior, subscription.pause_collection_resumes_at = _pause(
+            data["pause_collection"]
+        )
     _link_customer(subscription, data)
     _link_plan(subscription, data)
     _link_coupon(subscription, data)
     sync.remember(subscription, data, seen_at)
     return before != _watched(subscription)
+
+
+def _plain(value: Any) -> Any:
+    """A ``stripe`` library object (a ``StripeObject``, which is not a ``Mapping``) as plain dicts; else as is."""
+    to_dict = getattr(value, "to_dict", None)
+    return to_dict() if not isinstance(value, Mapping) and callable(to_dict) else value
+
+
+def _pause(value: Any) -> tuple[str | None, dt.datetime | None]:
+    """``pause_collection`` as ``(behavior, resumes_at)``: ``(None, None)`` when it is ``null`` (not paused).
+
+    Any other object means collection is paused; a behavior that is not a string is kept as ``"unknown"``.
+    """
+    value = _plain(value)
+    if not isinstance(value, Mapping):
+        return None, None
+    behavior = value.get("behavior")
+    resumes_at = value.get("resumes_at")
+    valid_time = isinstance(resumes_at, int) and not isinstance(resumes_at, bool)
+    return (
+        behavior[:32] if isinstance(behavior, str) and behavior else "unknown",
+        from_timestamp(resumes_at) if valid_time else None,
+    )
 
 
 def _watched(subscription: StripeSubscription) -> tuple[Any, ...]:

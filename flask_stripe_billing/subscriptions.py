@@ -12,10 +12,7 @@ changed), Stripe next, then a short commit, then signals.  The predicates (:func
 * ``True``: cancelling is immediate and prorated — Stripe issues a final invoice crediting the unused time
   (``prorate`` and ``invoice_now``), and that credit is refunded to the card that paid the last invoice
   (:func:`~flask_stripe_billing.proration.refund_unused_time`).  A plan switch is prorated and invoiced at once
-  (``proration_behavior=always_invoice``).
-
-Stripe's answers are stored with :mod:`flask_stripe_billing.subscription_sync`, which reads them in current and
-older shapes, as the webhook handlers do.
+  (``proration_behavior=always_invoice``).  Answers are stored by :mod:`~flask_stripe_billing.subscription_sync`.
 """
 
 from __future__ import annotations
@@ -27,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from . import errors, signals, sync
-from .coupons import get_live_coupon
+from .coupons import resolve_coupon
 from .models.base import subscriber_key, utcnow
 from .models.coupon import StripeCoupon
 from .models.customer import StripeCustomer
@@ -102,7 +99,7 @@ def subscribe(
         deleted coupon.
     """
     _check_plan(plan)
-    coupon_row = resolve_coupon(coupon)
+    coupon_row = resolve_coupon(coupon, redeeming=_unsettled_attempt(subscriber, plan) is None)
     customer = StripeCustomer.get_latest_active_customer_for_user(subscriber)
     if customer is None:
         raise errors.NoCustomerError(f"{subscriber!r} has no active Stripe customer: add a card first.")
@@ -138,23 +135,6 @@ def _unsettled_attempt(subscriber: Any, plan: StripeSubscriptionPlan) -> StripeS
     return get_state().db.session.scalars(query.limit(1)).first()
 
 
-def resolve_coupon(coupon: StripeCoupon | str | None) -> StripeCoupon | None:
-    """The live coupon row for *coupon* (a row or a coupon id), or ``None`` for ``None``.
-
-    :raises flask_stripe_billing.errors.SubscriptionError: for an unknown, deleted or not yet created coupon.
-    """
-    if coupon is None:
-        return None
-    if isinstance(coupon, str):
-        row = get_live_coupon(coupon)
-        if row is None:
-            raise errors.SubscriptionError(f"No live coupon {coupon!r}.")
-        return row
-    if not coupon.is_live:
-        raise errors.SubscriptionError(f"Coupon {coupon.coupon_id!r} is deleted or was never created at Stripe.")
-    return coupon
-
-
 def create_subscription(subscription: StripeSubscription, **stripe_options: Any) -> dict[str, Any]:
     """Create *subscription* at Stripe and store the answer; return Stripe's subscription, discounts included.
 
@@ -180,7 +160,7 @@ def create_subscription(subscription: StripeSubscription, **stripe_options: Any)
         customer = StripeCustomer.get_latest_active_customer_for_user(subscriber) if subscriber is not None else None
     if customer is None or not customer.stripe_customer_id:
         raise errors.NoCustomerError(f"{subscription!r}: the subscriber has no active Stripe customer.")
-    coupon = resolve_coupon(subscription.coupon)
+    coupon = resolve_coupon(subscription.coupon, redeeming=subscription.stripe_request is None)
     state = get_state()
     # The key first: the default key factory writes on its own connection, which must not wait for ours.
     subscription.idempotency_key = subscription.idempotency_key or state.gateway.new_idempotency_key(
@@ -196,7 +176,7 @@ def create_subscription(subscription: StripeSubscription, **stripe_options: Any)
     subscription.is_created_at_stripe = True
     apply_stripe_subscription(subscription, data)
     state.db.session.commit()
-    signals.subscription_created.send(StripeSubscription, instance=subscription)
+    signals.send_committed(signals.subscription_created, StripeSubscription, instance=subscription)
     return data
 
 
@@ -275,7 +255,7 @@ def _store_and_signal(subscription: StripeSubscription, data: Mapping[str, Any])
     pending = apply_with_signals(subscription, data, sync.fetched_now())
     get_state().db.session.commit()
     for signal, kwargs in pending:
-        signal.send(StripeSubscription, **kwargs)
+        signals.send_committed(signal, StripeSubscription, **kwargs)
 
 
 # -- cancelling ----------------------------------------------------------------------------------------------

@@ -18,6 +18,15 @@ And it injects faults, chosen by a seeded random generator at the given rates:
 * ``rate_limited`` — a 429 ``rate_limit_error`` (``Stripe-Should-Retry: false``), nothing forwarded;
 * ``latency`` — seconds added to every request.
 
+:meth:`FaultProxy.queue_fault` injects one fault into the next request to a given path, whatever the rates.
+
+With ``refund_limit=True`` it also keeps Stripe's rule that refunds never exceed the charge, which localstripe
+does not: a ``POST /v1/refunds`` is checked against the charge's ``amount_refunded`` upstream, one refund at a
+time, and refused as Stripe refuses it — a 400 ``invalid_request_error`` with ``code: charge_already_refunded``
+("Charge ch_... has already been refunded.") when nothing remains, or with ``param: amount`` and "Refund amount
+($X) is greater than unrefunded amount on charge ($Y)" when less remains than asked.  Like any other answer
+of a request that was carried out, a refusal is saved for its idempotency key.
+
 Every request is first checked against Stripe's OpenAPI description with the same code as the stub and the
 validating client (:func:`tests.stripe_openapi.records.inspect_request`); a violation is answered with a 400 and
 kept in :attr:`FaultProxy.violations`.
@@ -33,13 +42,17 @@ import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from .stripe_openapi.records import RequestRecorder, inspect_request
 from .stripe_openapi.spec import StripeSpec, load_spec
 
 #: Request headers passed on to localstripe.
 FORWARDED_HEADERS = ("Authorization", "Content-Type", "Stripe-Version", "Idempotency-Key", "User-Agent")
+
+#: Currencies without minor units, and the symbols Stripe's refund messages use.
+ZERO_DECIMAL = frozenset({"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv"})
+SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥"}
 
 
 class FaultProxy(RequestRecorder):
@@ -54,6 +67,7 @@ class FaultProxy(RequestRecorder):
         drop_after: float = 0.0,
         rate_limited: float = 0.0,
         latency: float = 0.0,
+        refund_limit: bool = False,
         spec: StripeSpec | None = None,
     ) -> None:
         super().__init__(max_records=100)
@@ -65,12 +79,15 @@ class FaultProxy(RequestRecorder):
         self.drop_after = drop_after
         self.rate_limited = rate_limited
         self.latency = latency
+        self.refund_limit = refund_limit
         #: How many faults of each kind were injected, and how many answers were replayed.
         self.counts: Counter[str] = Counter()
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._saved: dict[str, tuple[tuple[str, str, bytes], int, bytes]] = {}
         self._key_locks: dict[str, threading.Lock] = {}
+        self._queued: list[tuple[str, str, str]] = []
+        self._refund_lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -110,9 +127,22 @@ class FaultProxy(RequestRecorder):
 
     # -- decisions -----------------------------------------------------------------------------
 
-    def draw(self) -> str | None:
-        """The fault for the next request, if any (one draw per request, from the seeded generator)."""
+    def queue_fault(self, kind: str, *, method: str = "POST", path: str = "/v1/refunds") -> None:
+        """Inject *kind* (``fail_before``, ``drop_after`` or ``rate_limited``) into the next *method* *path*."""
+        if kind not in ("fail_before", "drop_after", "rate_limited"):
+            raise ValueError(f"unknown fault {kind!r}")
         with self._lock:
+            self._queued.append((method.upper(), path, kind))
+
+    def draw(self, method: str = "", path: str = "") -> str | None:
+        """The fault for the next request, if any: a queued one for *method* *path*, else one draw per request
+        from the seeded generator."""
+        with self._lock:
+            for queued in self._queued:
+                if queued[:2] == (method.upper(), path):
+                    self._queued.remove(queued)
+                    self.counts[queued[2]] += 1
+                    return queued[2]
             roll = self._random.random()
             for kind, rate in (
                 ("fail_before", self.fail_before),
@@ -138,6 +168,17 @@ class FaultProxy(RequestRecorder):
             self._saved[key] = (fingerprint, status, body)
 
     def forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+        if self.refund_limit and method == "POST" and urlsplit(path).path == "/v1/refunds":
+            with self._refund_lock:  # one refund at a time: the check and the refund are one step, as at Stripe
+                refusal, body = self.check_refund(headers, body)
+                if refusal is not None:
+                    with self._lock:
+                        self.counts["refund_refused"] += 1
+                    return 400, refusal
+                return self.upstream(method, path, headers, body)
+        return self.upstream(method, path, headers, body)
+
+    def upstream(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
         connection = http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=60)
         try:
             connection.request(method, path, body=body or None, headers=headers)
@@ -145,6 +186,46 @@ class FaultProxy(RequestRecorder):
             return response.status, response.read()
         finally:
             connection.close()
+
+    def check_refund(self, headers: dict[str, str], body: bytes) -> tuple[bytes | None, bytes]:
+        """Stripe's refusal of the refund in *body* if it asks for more than remains of its charge, and the body
+        to forward: without an ``amount``, Stripe refunds what remains (localstripe would refund the whole
+        charge), so that amount is added."""
+        params = {name: values[0] for name, values in parse_qs(body.decode()).items()}
+        read = {name: headers[name] for name in ("Authorization", "Stripe-Version") if name in headers}
+        charge_id = params.get("charge")
+        if charge_id is None and params.get("payment_intent"):
+            intent = self._get(f"/v1/payment_intents/{params['payment_intent']}", read)
+            latest = intent.get("latest_charge") if intent else None
+            charge_id = latest.get("id") if isinstance(latest, dict) else latest
+        charge = self._get(f"/v1/charges/{charge_id}", read) if isinstance(charge_id, str) else None
+        if charge is None:
+            return None, body  # let the upstream answer
+        remaining = int(charge["amount"]) - int(charge.get("amount_refunded") or 0)
+        if remaining <= 0:
+            message = f"Charge {charge_id} has already been refunded."
+            return _error(400, "invalid_request_error", message, code="charge_already_refunded"), body
+        if "amount" not in params:
+            return None, body + (b"&" if body else b"") + f"amount={remaining}".encode()
+        asked = int(params["amount"])
+        if asked > remaining:
+            currency = str(charge.get("currency") or "usd")
+            message = (
+                f"Refund amount ({_money(asked, currency)}) is greater than unrefunded amount on charge "
+                f"({_money(remaining, currency)})"
+            )
+            return _error(400, "invalid_request_error", message, param="amount"), body
+        return None, body
+
+    def _get(self, path: str, headers: dict[str, str]) -> dict[str, Any] | None:
+        status, body = self.upstream("GET", path, headers, b"")
+        return json.loads(body) if status == 200 else None
+
+
+def _money(amount: int, currency: str) -> str:
+    digits = 0 if currency.lower() in ZERO_DECIMAL else 2
+    symbol = SYMBOLS.get(currency.lower(), f"{currency.upper()} ")
+    return f"{symbol}{amount / 10**digits:,.{digits}f}"
 
 
 def _error(status: int, kind: str, message: str, **extra: Any) -> bytes:
@@ -180,7 +261,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             return
         if proxy.latency:
             time.sleep(proxy.latency)
-        fault = proxy.draw()
+        fault = proxy.draw(self.command, parts.path)
         if fault == "rate_limited":
             self.answer(429, _error(429, "rate_limit_error", "Too many requests hit the API too quickly."))
             return

@@ -174,3 +174,33 @@ def test_a_lost_answer_is_reported_then_resolved_by_the_next_run_with_the_same_k
         request.idempotency_key for request in stripe_http.requests if request.templated_path == "/v1/payment_intents"
     ]
     assert keys == [row.idempotency_key] * 4  # three tries in the first run, one in the second: one key
+
+
+def test_dry_run_shows_money_and_who_pays(app: Flask, db: SQLAlchemy, user: hostapp.User) -> None:
+    other = make_user(db, "bob@example.com")
+    rows = [
+        StripeCharge(subscriber_id=user.id, amount=1000, currency="usd"),
+        StripeCharge(subscriber_id=other.id, amount=500, currency="jpy"),
+        StripeCharge(
+            subscriber_id=other.id,
+            amount=123456,
+            currency="eur",
+            status=ChargeStatus.UNKNOWN,
+            idempotency_key="charge-3-key",
+        ),
+        StripeCharge(subscriber_id=None, amount=1999, currency="pln"),
+    ]
+    db.session.add_all(rows)
+    db.session.commit()
+
+    result = app.test_cli_runner().invoke(args=["stripe", "charge", "--dry-run"])
+
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"charge {rows[0].id}: $10.00 from {user.email} (subscriber {user.id}), pending",
+        f"charge {rows[1].id}: ¥500 from bob@example.com (subscriber {other.id}), pending",
+        f"charge {rows[2].id}: €1,234.56 from bob@example.com (subscriber {other.id}), unknown; "
+        "replays key charge-3-key",
+        f"charge {rows[3].id}: 19.99 PLN from no subscriber, pending",
+        "Would charge 4 charge(s).",
+    ]

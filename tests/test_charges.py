@@ -291,6 +291,9 @@ def test_partial_then_full_refund(
     assert first.stripe_refund_id != second.stripe_refund_id
     assert row.amount_refunded == 5000
     assert row.is_refunded
+    # The charge's total is Stripe's, from each answer (the refund's charge, expanded).
+    assert first.stripe_response is not None
+    assert first.stripe_response["charge"]["amount_refunded"] == 2000
     assert [(name, kwargs["refund"], kwargs["committed"]) for name, kwargs in received] == [
         ("refunded", first, (ChargeStatus.SUCCEEDED, 2000)),
         ("refunded", second, (ChargeStatus.SUCCEEDED, 5000)),

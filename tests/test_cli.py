@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
 
+import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
 from flask import Flask
+from flask.cli import FlaskGroup
 from flask_sqlalchemy import SQLAlchemy
 
+from flask_stripe_billing import ConfigurationError
+from flask_stripe_billing.cli import describe_stripe
 from flask_stripe_billing.models import StripeIdempotencyKey, utcnow
-from flask_stripe_billing.offline import free_port
+from flask_stripe_billing.offline import OFFLINE_API_KEY, OfflineStripe, free_port
+from flask_stripe_billing.state import get_state
 from tests import hostapp
 
 
@@ -67,3 +78,162 @@ def test_status_fails_when_stripe_is_unreachable() -> None:
     result = app.test_cli_runner().invoke(args=["stripe", "status"])
     assert result.exit_code == 1
     assert "STRIPE_API_BASE" in result.output
+
+
+COMMANDS = [
+    "charge",
+    "check-pending-webhooks",
+    "end-subscriptions",
+    "purge-idempotency-keys",
+    "refresh-coupons",
+    "refresh-customers",
+    "replay-webhooks",
+    "status",
+]
+
+
+def flask_command(config: dict[str, Any]) -> FlaskGroup:
+    """The ``flask`` command itself, loading a host app with *config* the way ``flask --app`` does."""
+    return FlaskGroup(create_app=lambda: hostapp.create_app(config))
+
+
+def test_help_works_without_an_api_key() -> None:
+    flask = flask_command({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    runner = CliRunner()
+    top = runner.invoke(flask, ["--help"])
+    assert top.exit_code == 0, top.output
+    assert "stripe" in top.output
+    group = runner.invoke(flask, ["stripe", "--help"])
+    assert group.exit_code == 0, group.output
+    assert all(name in group.output for name in COMMANDS)
+    for name in COMMANDS:
+        result = runner.invoke(flask, ["stripe", name, "--help"], prog_name="flask")
+        assert result.exit_code == 0, (name, result.output)
+        assert f"Usage: flask stripe {name} [OPTIONS]" in result.output
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_commands_without_an_api_key_fail_in_one_line(name: str) -> None:
+    result = CliRunner().invoke(flask_command({"SQLALCHEMY_DATABASE_URI": "sqlite://"}), ["stripe", name])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)
+    assert result.output.startswith("Error: STRIPE_API_KEY is required: set it to your Stripe secret key")
+    assert "FLASK_STRIPE_API_KEY" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_malformed_key_is_reported_masked_by_the_commands() -> None:
+    key = "sk_live_51HqLyjWDarjtT1zdp7dcXyzLivePart4567\n"
+    flask = flask_command({"STRIPE_API_KEY": key, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert CliRunner().invoke(flask, ["stripe", "--help"]).exit_code == 0
+    result = CliRunner().invoke(flask, ["stripe", "status"])
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: STRIPE_API_KEY has spaces or a line break around it ('sk_live_...4567'): remove them; they are "
+        "usually left by copying the value or reading it from a file.\n"
+    )
+
+
+def test_an_app_loaded_to_list_commands_raises_the_refused_setting_when_used() -> None:
+    loaded: list[Flask] = []
+
+    def create_app() -> Flask:
+        loaded.append(hostapp.create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"}))
+        return loaded[0]
+
+    assert CliRunner().invoke(FlaskGroup(create_app=create_app), ["stripe", "--help"]).exit_code == 0
+    with pytest.raises(ConfigurationError, match=r"^STRIPE_API_KEY is required"):
+        get_state(loaded[0]).gateway  # noqa: B018
+
+
+def test_commands_that_serve_the_app_still_refuse_a_missing_key() -> None:
+    result = CliRunner().invoke(flask_command({"SQLALCHEMY_DATABASE_URI": "sqlite://"}), ["routes"])
+    assert isinstance(result.exception, ConfigurationError)
+    assert result.exception.key == "STRIPE_API_KEY"
+
+
+def test_status_says_it_talks_to_the_offline_stripe(app: Flask, offline_stripe: OfflineStripe) -> None:
+    result = app.test_cli_runner().invoke(args=["stripe", "status"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == f"Talks to:     offline Stripe at {offline_stripe.url}"
+    assert offline_stripe.url.startswith("http://127.0.0.1:")
+
+
+@pytest.mark.parametrize(
+    ("config", "words"),
+    [
+        ({"STRIPE_API_KEY": "sk_test_1"}, "Stripe (test mode)"),
+        ({"STRIPE_API_KEY": "sk_live_1"}, "Stripe (live mode)"),
+        ({"STRIPE_API_KEY": "sk_test_offline", "STRIPE_API_BASE": "http://localhost:12111"}, "offline Stripe at"),
+        ({"STRIPE_API_KEY": "sk_test_1", "STRIPE_API_BASE": "http://127.0.0.1:12111/"}, "offline Stripe at"),
+        ({"STRIPE_API_KEY": "sk_test_1", "STRIPE_API_BASE": "https://mock.example.com"}, "https://mock.example.com in"),
+    ],
+)
+def test_status_names_what_it_talks_to(config: dict[str, Any], words: str) -> None:
+    app = hostapp.create_app({**config, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert describe_stripe(get_state(app).config).startswith(words)
+
+
+def real_flask(*args: str, app: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``flask`` command, as a user would, with no Stripe settings in the environment."""
+    clean = {name: value for name, value in os.environ.items() if not name.startswith(("FLASK_", "STRIPE_"))}
+    root = str(Path(__file__).resolve().parent.parent)
+    clean["PYTHONPATH"] = os.pathsep.join(filter(None, [root, clean.get("PYTHONPATH")]))
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", app, *args],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={**clean, **(env or {})},
+        timeout=120,
+        check=False,
+    )
+
+
+def test_real_flask_help_and_errors_without_an_api_key() -> None:
+    app = "tests.hostapp:create_app({'SQLALCHEMY_DATABASE_URI': 'sqlite://'})"
+    group = real_flask("stripe", "--help", app=app)
+    assert group.returncode == 0, group.stderr
+    assert "Traceback" not in group.stderr
+    assert all(name in group.stdout for name in COMMANDS)
+    charge = real_flask("stripe", "charge", "--help", app=app)
+    assert charge.returncode == 0, charge.stderr
+    status = real_flask("stripe", "status", app=app)
+    assert status.returncode == 1
+    assert status.stderr.startswith("Error: STRIPE_API_KEY is required")
+    assert len(status.stderr.strip().splitlines()) == 1
+    served = real_flask("run", "--port", str(free_port()), app=app)
+    assert served.returncode == 1
+    assert "ConfigurationError: STRIPE_API_KEY is required" in served.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["status"], "Talks to:     offline Stripe at http://127.0.0.1:"),
+        (["purge-idempotency-keys"], "Deleted 0 idempotency key record(s)"),
+        (["refresh-customers"], "Refreshed 0 customer(s)"),
+        (["end-subscriptions"], "Ended 0 of 0 subscription(s) at period end; 0 failed."),
+        (["refresh-coupons"], "Coupons: 0 created, 0 updated, 0 deleted, 0 unchanged."),
+        (["replay-webhooks"], "Replayed 0 event(s): 0 processed, 0 failed."),
+        (["check-pending-webhooks", "--site", "shop.example.com"], "0 pending event(s) for shop.example.com."),
+        (["charge", "--dry-run"], "Would charge 0 charge(s)."),
+        (["charge"], "Charged 0 of 0 charge(s)"),
+    ],
+)
+def test_every_command_through_the_real_flask_command(
+    args: list[str], words: str, offline_stripe: OfflineStripe, tmp_path: Path
+) -> None:
+    offline_stripe.reset()
+    config = {
+        "STRIPE_API_KEY": OFFLINE_API_KEY,
+        "STRIPE_API_BASE": offline_stripe.url,
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'cli.sqlite'}",
+    }
+    with hostapp.create_app(config).app_context():
+        hostapp.db.create_all()
+        hostapp.db.engine.dispose()
+    result = real_flask("stripe", *args, app=f"tests.hostapp:create_app({config!r})")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert words in result.stdout
+    assert "Traceback" not in result.stderr

@@ -22,10 +22,15 @@ from flask_stripe_billing.coupons import (
     delete_coupon,
     get_live_coupon,
     live_coupons,
+    resolve_coupon,
     update_coupon,
 )
-from flask_stripe_billing.models import StripeCoupon
+from flask_stripe_billing.customers import create_customer
+from flask_stripe_billing.models import StripeCoupon, StripeSubscription, StripeSubscriptionPlan
 from flask_stripe_billing.state import get_state
+from flask_stripe_billing.subscriptions import subscribe
+from flask_stripe_billing.testing import create_card_token, send_webhook
+from tests import hostapp
 from tests.conftest import signals_with_committed_state
 from tests.stripe_openapi.http_client import ValidatingHTTPClient
 from tests.test_webhook_route import deliver, event
@@ -274,6 +279,61 @@ def test_our_own_coupon_created_event_changes_nothing(
     assert count(db) == 1
     assert synced == []
     assert get_live_coupon("OURS") is coupon
+
+
+# --- coupons that can no longer be redeemed -----------------------------------------------------------------
+
+
+def test_a_coupon_stripe_marks_invalid_is_refused(app: Flask, client: FlaskClient, db: SQLAlchemy) -> None:
+    coupon = create_coupon(coupon_id="ONCEONLY", percent_off=10)
+    assert resolve_coupon("ONCEONLY") is coupon
+    # Its one redemption is used: Stripe marks it invalid and says so.
+    send_webhook(client, "coupon.updated", {**at_stripe("ONCEONLY"), "times_redeemed": 1, "valid": False})
+    assert coupon.valid is False
+
+    for given in ("ONCEONLY", coupon):
+        with pytest.raises(errors.SubscriptionError, match="'ONCEONLY' can no longer be redeemed"):
+            resolve_coupon(given)
+    # Sending again a request already sent with it (its outcome unknown) still may.
+    assert resolve_coupon(coupon, redeeming=False) is coupon
+
+
+def test_a_coupon_past_its_redeem_by_is_refused_before_stripe_says_so(
+    app: Flask, client: FlaskClient, db: SQLAlchemy
+) -> None:
+    coupon = create_coupon(coupon_id="SPRING", percent_off=10)
+    past = int(time.time()) - 60
+    send_webhook(client, "coupon.updated", {**at_stripe("SPRING"), "redeem_by": past, "valid": True})
+    assert coupon.redeem_by == dt.datetime.fromtimestamp(past, dt.UTC)
+    with pytest.raises(errors.SubscriptionError, match="can no longer be redeemed"):
+        resolve_coupon("SPRING")
+
+
+def test_unknown_and_deleted_coupons_are_still_refused(app: Flask, db: SQLAlchemy) -> None:
+    assert resolve_coupon(None) is None
+    with pytest.raises(errors.SubscriptionError, match="No live coupon 'NOPE'"):
+        resolve_coupon("NOPE")
+    coupon = delete_coupon(create_coupon(coupon_id="GONE", percent_off=10))
+    with pytest.raises(errors.SubscriptionError, match="deleted"):
+        resolve_coupon(coupon, redeeming=False)
+
+
+def test_subscribe_refuses_a_coupon_stripe_marks_invalid(
+    app: Flask, client: FlaskClient, db: SQLAlchemy, user: hostapp.User, stripe_http: ValidatingHTTPClient
+) -> None:
+    create_customer(user, create_card_token())
+    plan = StripeSubscriptionPlan(name="Pro", amount=2000, currency="usd", interval="month")
+    db.session.add(plan)
+    db.session.commit()
+    plan.create_at_stripe()
+    create_coupon(coupon_id="USEDUP", percent_off=10)
+    send_webhook(client, "coupon.updated", {**at_stripe("USEDUP"), "times_redeemed": 1, "valid": False})
+    stripe_http.clear()
+
+    with pytest.raises(errors.SubscriptionError, match="can no longer be redeemed"):
+        subscribe(user, plan, coupon="USEDUP")
+    assert [request for request in stripe_http.requests if request.method.upper() == "POST"] == []
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(StripeSubscription)) == 0
 
 
 # --- the JSON API -------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ sent to the payment page, the admin page, against the offline Stripe."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from collections.abc import Iterator
@@ -16,9 +17,15 @@ from flask.testing import FlaskClient
 
 from example_app import billing, create_app
 from example_app.models import User, db
-from example_app.seed import ADMIN_USER, DEMO_USER
+from example_app.seed import ADMIN_USER, DEMO_USER, WELCOME_COUPON
 from flask_stripe_billing.customers import create_customer
-from flask_stripe_billing.models import StripeCharge, StripeSubscriptionPlan, StripeWebhook
+from flask_stripe_billing.models import (
+    StripeCharge,
+    StripeCoupon,
+    StripeSubscription,
+    StripeSubscriptionPlan,
+    StripeWebhook,
+)
 from flask_stripe_billing.offline import AppServer, OfflineStripe
 from flask_stripe_billing.state import get_state
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, GOOD_CARD, fill_card
@@ -58,7 +65,7 @@ def test_seeds_plans_at_stripe_and_shows_them(demo: Flask, stripe_config: dict[s
     page = demo.test_client().get("/")
     text = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert "290.00 USD" in text
+    assert "$290.00" in text
     assert stripe_config["STRIPE_API_KEY"] not in text
 
 
@@ -185,3 +192,116 @@ def test_subscribing_with_a_card_opens_the_premium_area(demo: Flask, tmp_path: P
         finally:
             browser.close()
     assert errors == []
+
+
+# -- what a customer sees: coupon, error pages, flashes, forms, icon, admin ---------------------------------------
+
+
+def test_the_welcome_coupon_is_seeded_once_and_offered_on_the_home_page(
+    demo: Flask, stripe_config: dict[str, Any], tmp_path: Path
+) -> None:
+    create_app({**stripe_config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'demo.sqlite'}"})  # a restart
+    with demo.app_context():
+        rows = db.session.scalars(sa.select(StripeCoupon)).all()
+        assert [(row.coupon_id, row.is_created_at_stripe, row.percent_off) for row in rows] == [
+            (WELCOME_COUPON["coupon_id"], True, WELCOME_COUPON["percent_off"])
+        ]
+        at_stripe = get_state().gateway.request("get", f"/v1/coupons/{WELCOME_COUPON['coupon_id']}")
+        assert at_stripe["percent_off"] == 10
+    assert WELCOME_COUPON["coupon_id"] in demo.test_client().get("/").get_data(as_text=True)
+
+
+def test_a_new_database_beside_a_kept_stripe_finds_the_coupon_there(
+    demo: Flask, stripe_config: dict[str, Any], tmp_path: Path
+) -> None:
+    fresh = create_app({**stripe_config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'fresh.sqlite'}"})
+    with fresh.app_context():
+        coupon = db.session.scalars(sa.select(StripeCoupon)).one()
+        assert (coupon.coupon_id, coupon.is_created_at_stripe) == (WELCOME_COUPON["coupon_id"], True)
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "heading"),
+    [("GET", "/no-such-page", 404, "Page not found"), ("GET", "/logout", 405, "Something went wrong")],
+)
+def test_errors_are_the_sites_own_pages(demo: Flask, method: str, path: str, status: int, heading: str) -> None:
+    response = demo.test_client().open(path, method=method)
+    text = response.get_data(as_text=True)
+    assert response.status_code == status
+    assert f"<title>{heading} — Acme Analytics</title>" in text
+    assert f"<h1>{heading}</h1>" in text
+    assert 'rel="icon"' in text
+
+
+def test_a_caller_asking_for_json_gets_no_html_error_page(demo: Flask) -> None:
+    response = demo.test_client().get("/no-such-page", headers={"Accept": "application/json"})
+    assert response.status_code == 404
+    assert "Acme Analytics" not in response.get_data(as_text=True)
+
+
+def test_forbidden_and_expired_forms_are_explained(demo: Flask) -> None:
+    client = demo.test_client()
+    log_in(client, *DEMO_USER)
+    forbidden = client.get("/admin")
+    assert forbidden.status_code == 403
+    assert "<h1>Access denied</h1>" in forbidden.get_data(as_text=True)
+    expired = client.post("/shop", data={"csrf_token": "stale"})
+    assert expired.status_code == 400
+    assert "Reload the page" in expired.get_data(as_text=True)
+
+
+def test_a_refused_sign_up_keeps_the_email_and_says_why_as_an_error(demo: Flask) -> None:
+    client = demo.test_client()
+    form = {"email": DEMO_USER[0], "password": "long-enough", "csrf_token": csrf_token(client, "/signup")}
+    response = client.post("/signup", data=form)
+    text = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert f'value="{DEMO_USER[0]}"' in text
+    assert re.search(r'class="flash flash-error"[^>]*>An account with this e-mail address exists', text)
+
+
+def test_a_wrong_password_keeps_the_email(demo: Flask) -> None:
+    response = log_in(demo.test_client(), ADMIN_USER[0], "wrong-password")
+    assert response.status_code == 400
+    assert f'value="{ADMIN_USER[0]}"' in response.get_data(as_text=True)
+
+
+def test_flashes_are_styled_by_category_on_the_billing_pages(demo: Flask) -> None:
+    client = demo.test_client()
+    client.post(
+        "/signup",
+        data={"email": "new@example.com", "password": "long-enough", "csrf_token": csrf_token(client, "/signup")},
+    )
+    pricing = client.get("/billing/plans").get_data(as_text=True)
+    assert re.search(r'class="flash flash-success" role="status">Welcome', pricing)
+    assert "<title>Plans — Acme Analytics</title>" in pricing
+    client.get("/premium")  # the gate sends a non-subscriber to the plans, saying why
+    assert re.search(
+        r'class="flash flash-info" role="status">[^<]+plan', client.get("/billing/plans").get_data(as_text=True)
+    )
+
+
+def test_the_site_has_an_icon(demo: Flask) -> None:
+    response = demo.test_client().get("/favicon.ico")
+    assert (response.status_code, response.mimetype) == (200, "image/svg+xml")
+
+
+def test_the_admin_page_lists_every_subscription_with_times_in_utc(demo: Flask) -> None:
+    with demo.app_context():
+        user = db.session.scalar(sa.select(User).where(User.email == DEMO_USER[0]))
+        starter = db.session.scalar(sa.select(StripeSubscriptionPlan).where(StripeSubscriptionPlan.name == "Starter"))
+        db.session.add(
+            StripeSubscription(
+                subscriber=user, plan=starter, status="incomplete", created_at=dt.datetime(2027, 3, 3, 14, 5, 9)
+            )
+        )
+        db.session.commit()
+    client = demo.test_client()
+    log_in(client, *ADMIN_USER)
+    page = client.get("/admin").get_data(as_text=True)
+    section = page[page.index('id="subscriptions"') :]
+    assert DEMO_USER[0] in section
+    assert "incomplete" in section
+    assert "2027-03-03 14:05:09 UTC" in section
+    assert "<title>Admin — Acme Analytics</title>" in page

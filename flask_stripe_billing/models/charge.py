@@ -29,8 +29,13 @@ class ChargeStatus(enum.StrEnum):
 
 
 class RefundStatus(enum.StrEnum):
-    """Where a refund stands (Stripe's refund statuses, plus ``unknown`` for a lost answer)."""
+    """Where a refund stands (Stripe's refund statuses, plus ``unknown`` for a lost answer).
 
+    A ``pending`` row without a ``stripe_refund_id`` is one being sent (or whose sender died): like an
+    ``unknown`` one, it is settled by asking Stripe before any other refund of its charge is made.
+    """
+
+    #: Being sent (no ``stripe_refund_id`` yet), or pending at Stripe.
     PENDING = "pending"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
@@ -85,6 +90,9 @@ class StripeCharge(SubscriberMixin, StripeObjectMixin, Base):
     #: Set while a runner holds the charge (see ``flask stripe charge``).
     claimed_by: Mapped[str | None] = mapped_column(sa.String(64), default=None)
     claimed_until: Mapped[dt.datetime | None] = mapped_column(default=None)
+    #: Set while a process makes (or settles) a refund of this charge: refunds of one charge are made one at a
+    #: time (see :func:`flask_stripe_billing.refunds.refund`).
+    refund_claimed_until: Mapped[dt.datetime | None] = mapped_column(default=None)
     #: Set by the ``charge.dispute.created`` webhook.
     is_disputed: Mapped[bool] = mapped_column(default=False)
     dispute_reason: Mapped[str | None] = mapped_column(sa.String(100), default=None)
@@ -103,11 +111,17 @@ class StripeCharge(SubscriberMixin, StripeObjectMixin, Base):
 
         return charge(self, idempotency_key)
 
-    def refund(self, amount_to_refund: int | None = None, *, reason: str | None = None) -> StripeRefund:
-        """Refund part or all of what remains (see :func:`flask_stripe_billing.refunds.refund`)."""
-        from ..refunds import refund
+    def refund(
+        self, amount_to_refund: int | None = None, *, reason: str | None = None, wait: float | None = None
+    ) -> StripeRefund:
+        """Refund part or all of what remains (see :func:`flask_stripe_billing.refunds.refund`).
 
-        return refund(self, amount_to_refund, reason=reason)
+        :param wait: seconds to wait for another refund of this charge (default
+            :data:`~flask_stripe_billing.refunds.REFUND_WAIT`).
+        """
+        from ..refunds import REFUND_WAIT, refund
+
+        return refund(self, amount_to_refund, reason=reason, wait=REFUND_WAIT if wait is None else wait)
 
 
 class StripeRefund(StripeObjectMixin, Base):

@@ -66,6 +66,12 @@ class StripeSubscription(SubscriberMixin, StripeObjectMixin, Base):
     stripe_request: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
     #: Canceled with a refund of the unused time that is not finished yet (``cancel()`` again finishes it).
     refund_due: Mapped[bool] = mapped_column(default=False)
+    #: While payment collection is paused at Stripe (the subscription's ``pause_collection``): its ``behavior``
+    #: (``void``, ``keep_as_draft`` or ``mark_uncollectible``); ``None`` when collection is not paused.  A
+    #: subscription whose collection is paused gives no access (see :meth:`is_collection_paused`).
+    pause_collection_behavior: Mapped[str | None] = mapped_column(sa.String(32), default=None)
+    #: ``pause_collection.resumes_at``: when Stripe resumes collecting (``None``: paused until resumed there).
+    pause_collection_resumes_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 
     customer: Mapped[StripeCustomer | None] = relationship()
     plan: Mapped[StripeSubscriptionPlan] = relationship()
@@ -88,12 +94,23 @@ class StripeSubscription(SubscriberMixin, StripeObjectMixin, Base):
             self.current_period_end is None or self.current_period_end > now
         )
 
+    def is_collection_paused(self, now: dt.datetime | None = None) -> bool:
+        """Whether payment collection is paused at Stripe (``pause_collection``) and its ``resumes_at``, if any,
+        has not come yet.  Reads only the database."""
+        now = now or utcnow()
+        return self.pause_collection_behavior is not None and (
+            self.pause_collection_resumes_at is None or self.pause_collection_resumes_at > now
+        )
+
     def is_valid(self, now: dt.datetime | None = None) -> bool:
-        """Whether it gives access now: live, its trial not over, its paid-for period not over when canceling.
+        """Whether it gives access now: live, its collection not paused, its trial not over, its paid-for period
+        not over when canceling.
 
         Reads only the database.
         """
         now = now or utcnow()
+        if self.is_collection_paused(now):
+            return False
         if self.status == SubscriptionStatus.TRIALING:
             return self.on_trial(now)
         if self.status == SubscriptionStatus.CANCELING:

@@ -1,5 +1,5 @@
 """An offline Stripe for development and tests: `localstripe <https://pypi.org/project/localstripe/>`_ in a
-child process, bound to 127.0.0.1, keeping nothing on disk.
+child process, bound to 127.0.0.1, keeping nothing on disk unless given a ``store_path``.
 
 The server is localstripe as released, except that it accepts a few parameters Stripe accepts and localstripe
 refuses (:data:`flask_stripe_billing.offline.server.ACCEPTED_AS_GIVEN`), keeping them on the object unchanged.
@@ -12,10 +12,15 @@ localstripe is GPL-licensed, so it is never imported by the extension itself: it
 
     with OfflineStripe() as offline:
         app.config["STRIPE_API_BASE"] = offline.url
+
+The child process stops with its parent: when :meth:`OfflineStripe.stop` is called, at interpreter exit, and
+on POSIX also when the parent dies without cleaning up (even by ``SIGKILL``), through a pipe only the parent
+holds open.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import socket
@@ -31,6 +36,8 @@ from types import TracebackType
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from .server import UNREADABLE_STORE_STATUS
+
 #: Any secret key works with localstripe; this one is obviously not real.
 OFFLINE_API_KEY = "sk_test_offline"
 OFFLINE_PUBLISHABLE_KEY = "pk_test_offline"
@@ -43,17 +50,29 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class UnreadableStore(RuntimeError):
+    """The offline Stripe's ``store_path`` exists but cannot be read (written by another localstripe version,
+    or truncated): delete it to start with an empty store."""
+
+
 class OfflineStripe:
     """Run localstripe on 127.0.0.1 in a child process.
 
     :param port: the port to listen on (default: a free one).
     :param log_path: where the server's output goes (default: discarded).
+    :param store_path: a file to keep the server's objects in across restarts (default: none, every start is
+        empty).  It is read at start and replaced atomically after each request that may change an object,
+        every second while objects change by themselves, and at shutdown.  Webhook endpoints are not kept:
+        register them again after each start.  :meth:`start` raises :class:`UnreadableStore` when the file
+        exists but cannot be read.
     """
 
-    def __init__(self, port: int | None = None, *, log_path: str | None = None) -> None:
+    def __init__(self, port: int | None = None, *, log_path: str | None = None, store_path: str | None = None) -> None:
         self.port = port or free_port()
         self.log_path = log_path
+        self.store_path = store_path
         self._process: subprocess.Popen[bytes] | None = None
+        self._lifeline: int | None = None
 
     @property
     def url(self) -> str:
@@ -67,22 +86,42 @@ class OfflineStripe:
 
     def start(self, timeout: float = 20.0) -> OfflineStripe:
         """Start the server and wait until it answers."""
+        command = [sys.executable, "-m", "flask_stripe_billing.offline", str(self.port)]
+        if self.store_path is not None:
+            command += ["--store", os.path.abspath(self.store_path)]
+        pass_fds: tuple[int, ...] = ()
+        if os.name == "posix":
+            # The child stops when this pipe reaches end of file: when this process closes it or dies.
+            read_end, self._lifeline = os.pipe()
+            command += ["--parent-fd", str(read_end)]
+            pass_fds = (read_end,)
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         try:
             self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-m", "flask_stripe_billing.offline", str(self.port)],
+                command,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                pass_fds=pass_fds,
             )
+        except BaseException:
+            self._close_lifeline()
+            raise
         finally:
             if not isinstance(log, int):
                 log.close()  # the child has its own copy of the descriptor
+            for fd in pass_fds:
+                os.close(fd)
+        atexit.register(self.stop)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._process.poll() is not None:
+            status = self._process.poll()
+            if status is not None:
+                self.stop()
+                if status == UNREADABLE_STORE_STATUS:
+                    raise UnreadableStore(f"The offline Stripe's store {self.store_path} cannot be read.")
                 raise RuntimeError(
-                    f"The offline Stripe (localstripe) exited with status {self._process.returncode}; "
+                    f"The offline Stripe (localstripe) exited with status {status}; "
                     "is localstripe installed (pip install 'flask-stripe-billing[demo]')?"
                 )
             if self.is_up():
@@ -100,15 +139,29 @@ class OfflineStripe:
         return True
 
     def stop(self) -> None:
-        """Stop the server."""
+        """Stop the server (it saves its store first, if it has one)."""
+        atexit.unregister(self.stop)
+        had_lifeline = self._lifeline is not None
+        self._close_lifeline()  # the server sees end of file and shuts down, saving its store
         if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+            # A signal during that shutdown would cut it short: send one only if it takes too long.
+            for step in ("wait", "terminate", "kill"):
+                if step == "terminate" or (step == "wait" and not had_lifeline):
+                    self._process.terminate()
+                elif step == "kill":
+                    self._process.kill()
+                try:
+                    self._process.wait(timeout=5)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+            self._process.wait()
             self._process = None
+
+    def _close_lifeline(self) -> None:
+        if self._lifeline is not None:
+            os.close(self._lifeline)
+            self._lifeline = None
 
     def reset(self) -> None:
         """Forget every object the server holds."""

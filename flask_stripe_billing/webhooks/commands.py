@@ -8,6 +8,7 @@ import socket
 import click
 import sqlalchemy as sa
 
+from ..cli_support import billing_command
 from ..mail import mail_admins
 from ..models import StripeWebhook, WebhookStatus, utcnow
 from ..state import get_state
@@ -22,6 +23,7 @@ STALE_AFTER = dt.timedelta(minutes=5)
 @click.option("--failed", is_flag=True, help="Only events that failed, or were stored but never processed.")
 @click.option("--id", "event_ids", multiple=True, metavar="EVT", help="Only this event (repeatable).")
 @click.option("--since", type=click.DateTime(), help="Only events Stripe created at or after this UTC time.")
+@billing_command
 def replay_webhooks_command(failed: bool, event_ids: tuple[str, ...], since: dt.datetime | None) -> None:
     """Process stored Stripe events again, oldest first; exit 1 if any fails."""
     session = get_state().db.session
@@ -58,6 +60,7 @@ def replay_webhooks_command(failed: bool, event_ids: tuple[str, ...], since: dt.
     show_default=True,
     help="How far back to look when no event is stored yet.",
 )
+@billing_command
 def check_pending_webhooks_command(site: str | None, fetch: bool, lookback_hours: int) -> None:
     """Report Stripe events that never reached this endpoint; above STRIPE_PENDING_WEBHOOKS_THRESHOLD, e-mail
     STRIPE_ADMINS and exit 1."""

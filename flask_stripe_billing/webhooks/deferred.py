@@ -6,6 +6,8 @@ signal is queued on the database session and sent by a :data:`~flask_stripe_bill
 receiver, which the dispatcher fires only after its commit.  If processing fails, the dispatcher rolls back and
 never sends ``webhook_post_parse``; the queue is then dropped when the next event starts
 (:data:`~flask_stripe_billing.signals.webhook_pre_parse`), so a failed event's signals are never sent.
+Each queued signal is sent with :func:`~flask_stripe_billing.signals.send_committed`: a receiver that raises
+is logged and does not keep the others, nor the signals queued after it, from being sent.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 from blinker import Signal
 
-from ..signals import webhook_post_parse, webhook_pre_parse
+from ..signals import send_committed, webhook_post_parse, webhook_pre_parse
 from ..state import get_state
 
 #: The key of the queue in ``db.session.info`` (one queue per session, so per thread or task).
@@ -39,7 +41,7 @@ def _drop_queued(sender: Any, **kwargs: Any) -> None:
 def _send_queued(sender: Any, **kwargs: Any) -> None:
     queued = get_state().db.session.info.pop(QUEUE_KEY, None) or []
     for signal, signal_sender, signal_kwargs in queued:
-        signal.send(signal_sender, **signal_kwargs)
+        send_committed(signal, signal_sender, **signal_kwargs)
 
 
 webhook_pre_parse.connect(_drop_queued)

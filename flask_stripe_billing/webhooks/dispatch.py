@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from ..models import StripeWebhook, WebhookStatus, utcnow
-from ..signals import webhook_post_parse, webhook_pre_parse
+from ..signals import send_committed, webhook_post_parse, webhook_pre_parse
 from ..state import get_state
 from .registry import handlers_for
 
@@ -27,8 +27,11 @@ def process_webhook(webhook_id: str, *, force: bool = False) -> bool:
     An event already processed is left alone unless *force* is true (``flask stripe replay-webhooks``).
 
     ``webhook_pre_parse`` is sent, the handlers run, their changes and the new status are committed together,
-    then ``webhook_post_parse`` is sent.  If a handler or a listener raises, the changes are rolled back and
-    the event is marked failed with the error and the attempt count, for ``flask stripe replay-webhooks``.
+    then ``webhook_post_parse`` is sent.  If a handler or a ``webhook_pre_parse`` receiver raises, the changes
+    are rolled back and the event is marked failed with the error and the attempt count, for
+    ``flask stripe replay-webhooks``.  Once committed, the event stays processed: a ``webhook_post_parse``
+    receiver (or one of a signal the handlers queued) that raises is logged and reported by
+    :func:`~flask_stripe_billing.signals.send_committed`, and the handlers are not run again.
     """
     session = get_state().db.session
     webhook = session.get(StripeWebhook, webhook_id)
@@ -40,7 +43,6 @@ def process_webhook(webhook_id: str, *, force: bool = False) -> bool:
     # which replay-webhooks --failed takes up; no intermediate commit is needed (each one costs a disk sync).
     event_type = webhook.type
     model, action = split_event_type(event_type)
-    committed = False
     try:
         webhook_pre_parse.send(
             StripeWebhook, instance=webhook, event_type=event_type, event_model=model, event_action=action
@@ -53,14 +55,20 @@ def process_webhook(webhook_id: str, *, force: bool = False) -> bool:
         webhook.parse_error = None
         webhook.processed_at = utcnow()
         session.commit()
-        committed = True
-        webhook_post_parse.send(
-            StripeWebhook, instance=webhook, event_type=event_type, event_model=model, event_action=action
-        )
     except Exception as exc:
         logger.exception("Processing Stripe event %s (%s) failed", webhook_id, event_type)
-        record_failure(webhook_id, exc, count_attempt=not committed)
+        record_failure(webhook_id, exc)
         return False
+    # After the commit: a receiver's error cannot undo the event, so it must not mark it failed (a replay would
+    # run the committed handlers, and every side effect of the receivers, a second time).
+    send_committed(
+        webhook_post_parse,
+        StripeWebhook,
+        instance=webhook,
+        event_type=event_type,
+        event_model=model,
+        event_action=action,
+    )
     return True
 
 
