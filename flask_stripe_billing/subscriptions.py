@@ -60,9 +60,8 @@ def is_subscribed(
 ) -> bool:
     """Whether the subscriber has a subscription giving access now (to *plan*, if given).
 
-    Active subscriptions count, past-due ones too unless *allow_past_due* is false (Stripe is still
-    collecting), a trial until it ends, a subscription canceled at period end until that end; none past its
-    local ``end_date``.  The subscription gate uses this rule.  Reads only the database (one query).
+    Active subscriptions count (past-due ones unless *allow_past_due* is false), trials until they end, one
+    canceled at period end until that end, none past its local ``end_date``: the gate's rule.  One query.
     """
     now = now or utcnow()
     statuses = set(LIVE_STATUSES) if allow_past_due else set(LIVE_STATUSES) - {SubscriptionStatus.PAST_DUE}
@@ -87,10 +86,10 @@ def subscribe(
 ) -> StripeSubscription:
     """Subscribe *subscriber* to *plan* (with *coupon*, a row or a coupon id): store it and create it at Stripe.
 
-    Calls Stripe.  ``stripe_options`` are passed to ``POST /v1/subscriptions`` as they are (``trial_end``,
-    ``payment_behavior``, ``metadata``...), overriding what is built here.  If Stripe refuses, the new row is
-    deleted again; if the outcome is unknown (:class:`~flask_stripe_billing.errors.OutcomeUnknownError`) it is
-    kept, and calling this again for the same plan (or
+    Calls Stripe.  ``stripe_options`` go to ``POST /v1/subscriptions`` as they are (``trial_end``, ...), overriding
+    what is built here, but ``metadata`` is merged (``subscriber_id`` kept).  If Stripe refuses, the new row is
+    deleted; if the outcome is unknown (:class:`~flask_stripe_billing.errors.OutcomeUnknownError`) it is kept, and
+    calling this again for the same plan (or
     :meth:`~flask_stripe_billing.models.StripeSubscription.create_at_stripe`) replays the same request with the
     same key, so Stripe answers with what it did instead of creating a second subscription.
 
@@ -200,8 +199,9 @@ def _create_params(
     if coupon is not None:
         params["discounts"] = [{"coupon": coupon.coupon_id}]
         params["expand"] = ["discounts"]
-    params.update(stripe_options)
-    return params
+    host_metadata = {str(key): str(value) for key, value in (stripe_options.get("metadata") or {}).items()}
+    params["metadata"] = {**host_metadata, **params["metadata"]}
+    return {**params, **{key: value for key, value in stripe_options.items() if key != "metadata"}}
 
 
 def _post_subscription(subscription: StripeSubscription) -> dict[str, Any]:

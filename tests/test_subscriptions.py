@@ -69,6 +69,16 @@ def recorded() -> Iterator[list[tuple[str, dict[str, Any]]]]:
         yield seen
 
 
+def test_metadata_given_to_subscribe_is_merged_keeping_subscriber_id(
+    app: Flask, user: hostapp.User, plan: StripeSubscriptionPlan, customer: StripeCustomer
+) -> None:
+    subscription = subscribe(user, plan, metadata={"team": "blue", "subscriber_id": "999"})
+
+    at_stripe = get_state().gateway.request("get", f"/v1/subscriptions/{subscription.stripe_subscription_id}")
+    assert at_stripe["metadata"]["subscriber_id"] == str(user.id)
+    assert at_stripe["metadata"]["team"] == "blue"
+
+
 def test_subscribe_creates_it_at_stripe(
     app: Flask,
     db: SQLAlchemy,
