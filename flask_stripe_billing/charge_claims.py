@@ -125,7 +125,8 @@ def claim_refunds(charge: StripeCharge, *, lease: dt.timedelta = REFUND_LEASE) -
     """
     session = get_state().db.session
     now = utcnow()
-    until = now + lease
+    # Whole seconds: the release matches the value read back, and every database keeps seconds exactly.
+    until = (now + lease).replace(microsecond=0)
     result = session.execute(
         sa.update(StripeCharge)
         .where(

@@ -201,15 +201,17 @@ def _refunded_in(answer: Mapping[str, Any]) -> Mapping[str, Any] | None:
 # -- sending -----------------------------------------------------------------------------------------------
 
 
+def _target(charge: StripeCharge) -> dict[str, Any]:
+    """What a refund of *charge* names at Stripe: its charge, or its PaymentIntent."""
+    if charge.stripe_charge_id:
+        return {"charge": charge.stripe_charge_id}
+    return {"payment_intent": charge.stripe_payment_intent_id}
+
+
 def _params(charge: StripeCharge, row: StripeRefund) -> dict[str, Any]:
     """The refund request of *row*: the same every time it is sent, so that a replay matches its key."""
-    target = (
-        {"charge": charge.stripe_charge_id}
-        if charge.stripe_charge_id
-        else {"payment_intent": charge.stripe_payment_intent_id}
-    )
     params: dict[str, Any] = {
-        **target,
+        **_target(charge),
         "amount": row.amount,
         "metadata": {"charge_id": str(charge.id), "refund_id": str(row.id)},
         # The answer then carries the charge's refunded total, which the row takes.
@@ -342,12 +344,7 @@ def _settle(charge: StripeCharge, row: StripeRefund) -> bool:
 
 def _find_at_stripe(charge: StripeCharge, row: StripeRefund) -> dict[str, Any] | None:
     """The refund Stripe made for *row*, among the charge's refunds (by the ``refund_id`` in its metadata)."""
-    target = (
-        {"charge": charge.stripe_charge_id}
-        if charge.stripe_charge_id
-        else {"payment_intent": charge.stripe_payment_intent_id}
-    )
-    for item in get_state().gateway.list_all("/v1/refunds", target):
+    for item in get_state().gateway.list_all("/v1/refunds", _target(charge)):
         metadata = item.get("metadata") if isinstance(item, Mapping) else None
         if (
             isinstance(metadata, Mapping)

@@ -15,8 +15,11 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -99,15 +102,29 @@ def stripe_config(offline_stripe: OfflineStripe) -> dict[str, Any]:
 
 
 @pytest.fixture
-def app(
+def bare_app(
     database_url: str, stripe_config: dict[str, Any], offline_stripe: OfflineStripe, stripe_http: ValidatingHTTPClient
 ) -> Iterator[Flask]:
+    """A host app on an empty database and the offline Stripe, with no application context pushed (as the
+    ``flask`` command and ``app.test_cli_runner()`` find it)."""
     offline_stripe.reset()
     stripe_http.clear()
-    with running_app(
+    application = hostapp.create_app(
         {**stripe_config, "SQLALCHEMY_DATABASE_URI": database_url}, http_client=stripe_http
-    ) as application:
-        yield application
+    )
+    with application.app_context():
+        reset_database(hostapp.db)
+    yield application
+    with application.app_context():
+        hostapp.db.session.remove()
+        hostapp.db.engine.dispose()
+
+
+@pytest.fixture
+def app(bare_app: Flask) -> Iterator[Flask]:
+    """:func:`bare_app` with its application context pushed for the test."""
+    with bare_app.app_context():
+        yield bare_app
 
 
 @contextlib.contextmanager
@@ -197,3 +214,13 @@ def signals_with_committed_state(
 
 def table_names(engine: sa.Engine) -> set[str]:
     return set(sa.inspect(engine).get_table_names())
+
+
+def load_dev_script() -> ModuleType:
+    """The repository's ``dev.py``, imported as a module (it is a script, not part of a package)."""
+    spec = importlib.util.spec_from_file_location("dev", Path(__file__).resolve().parent.parent / "dev.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -7,10 +7,7 @@ must push its own.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from typing import Any
 
-import pytest
 from click.testing import Result
 from flask import Flask, has_app_context
 
@@ -19,26 +16,6 @@ from flask_stripe_billing.offline import OfflineStripe
 from flask_stripe_billing.state import get_state
 from flask_stripe_billing.testing import make_event
 from tests import hostapp
-from tests.conftest import reset_database
-from tests.stripe_openapi.http_client import ValidatingHTTPClient
-
-
-@pytest.fixture
-def bare_app(
-    database_url: str, stripe_config: dict[str, Any], offline_stripe: OfflineStripe, stripe_http: ValidatingHTTPClient
-) -> Iterator[Flask]:
-    """A host app on an empty database and the offline Stripe, with no application context left pushed."""
-    offline_stripe.reset()
-    stripe_http.clear()
-    application = hostapp.create_app(
-        {**stripe_config, "SQLALCHEMY_DATABASE_URI": database_url}, http_client=stripe_http
-    )
-    with application.app_context():
-        reset_database(hostapp.db)
-    yield application
-    with application.app_context():
-        hostapp.db.session.remove()
-        hostapp.db.engine.dispose()
 
 
 def run(app: Flask, *args: str) -> Result:

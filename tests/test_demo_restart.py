@@ -5,7 +5,6 @@ stopped and started again on the same instance folder; and stopped or killed wit
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import re
@@ -25,6 +24,7 @@ import stripe
 from example_app.seed import ADMIN_USER, DEMO_USER
 from flask_stripe_billing.offline import OFFLINE_API_KEY, free_port
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.conftest import load_dev_script
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 60.0
@@ -251,11 +251,7 @@ def test_an_unreadable_store_starts_both_afresh(tmp_path: Path) -> None:
 
 
 def _dev_py_needs_no_install() -> bool:
-    spec = importlib.util.spec_from_file_location("dev", ROOT / "dev.py")
-    assert spec is not None
-    assert spec.loader is not None
-    dev = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(dev)
+    dev = load_dev_script()
     same_venv = Path(sys.prefix).resolve() == dev.VENV.resolve()
     return same_venv and bool(dev._installed((ROOT / "pyproject.toml").read_bytes(), "demo"))
 

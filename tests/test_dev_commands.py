@@ -2,36 +2,26 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from sqlalchemy.engine import make_url
 
 from flask_stripe_billing.offline import free_port
+from tests.conftest import load_dev_script
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 
 
-def load_dev() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("dev", ROOT / "dev.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture
 def dev_test_command() -> list[str]:
     """``dev.py test --version``: dev.py's preparations, then only ``pytest --version``."""
-    dev = load_dev()
+    dev = load_dev_script()
     if Path(sys.prefix).resolve() != dev.VENV.resolve() or not dev._installed(
         (ROOT / "pyproject.toml").read_bytes(), "test,lint,docs"
     ):
@@ -45,7 +35,7 @@ def run_dev(command: list[str], postgres_url: str) -> subprocess.CompletedProces
 
 
 def test_the_demo_needs_no_install_after_the_tests() -> None:
-    dev = load_dev()
+    dev = load_dev_script()
     pyproject = (ROOT / "pyproject.toml").read_bytes()
     extras = set(dev._requirements(pyproject, "test"))
     assert set(dev._requirements(pyproject, "demo")) <= extras
