@@ -224,3 +224,11 @@ def _discount_coupon_id(discount: Mapping[str, Any]) -> str | None:
     if isinstance(source, Mapping) and source.get("coupon"):  # API 2025-09-30 and later
         return expandable_id(source["coupon"])
     return expandable_id(discount.get("coupon"))
+
+
+def store_and_signal(subscription: StripeSubscription, data: Mapping[str, Any]) -> None:
+    """Store Stripe's subscription as read now, commit, then send the signals for what changed."""
+    pending = apply_with_signals(subscription, data, sync.fetched_now())
+    get_state().db.session.commit()
+    for signal, kwargs in pending:
+        signals.send_committed(signal, StripeSubscription, **kwargs)

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import stripe
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_sqlalchemy import SQLAlchemy
@@ -224,3 +225,10 @@ def load_dev_script() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture
+def offline_client(offline_stripe: OfflineStripe) -> stripe.StripeClient:
+    """The real ``stripe`` library against the offline Stripe, emptied first."""
+    offline_stripe.reset()
+    return stripe.StripeClient(OFFLINE_API_KEY, base_addresses={"api": offline_stripe.url}, max_network_retries=0)

@@ -240,7 +240,6 @@ def test_subscribe_to_a_plan_then_cancel(page: Any, shoot: Shooter, db: SQLAlche
     page.get_by_role("button", name="Check").click()
     page.get_by_text("20% off for as long as you subscribe.").wait_for()
     shoot("plans-coupon-accepted")
-    coupon.fill("")  # the offline Stripe cannot apply a coupon to a subscription (see test_pages.py)
     page.get_by_role("button", name="Subscribe to Team").click()
 
     page.wait_for_url("**/billing/account")
@@ -249,6 +248,8 @@ def test_subscribe_to_a_plan_then_cancel(page: Any, shoot: Shooter, db: SQLAlche
     db.session.expire_all()
     [subscription] = db.session.scalars(sa.select(StripeSubscription)).all()
     assert subscription.status == "active"
+    assert subscription.coupon is not None
+    assert subscription.coupon.coupon_id == "SAVE20"
 
     page.locator("#sb-subscriptions").get_by_role("link", name="Cancel").click()
     page.wait_for_url(f"**/billing/subscriptions/{subscription.id}/cancel")
@@ -262,6 +263,66 @@ def test_subscribe_to_a_plan_then_cancel(page: Any, shoot: Shooter, db: SQLAlche
     shoot("account-canceling")
     db.session.refresh(subscription)
     assert subscription.status == "canceling"
+
+
+@pytest.mark.parametrize("passes", [True, False], ids=["authenticated", "refused"])
+def test_a_subscription_needing_3d_secure_goes_through_the_confirm_page(
+    page: Any, shoot: Shooter, db: SQLAlchemy, user: hostapp.User, passes: bool
+) -> None:
+    customer_with(user, SCA_CARD)
+    make_plan(db, "Starter", 900)
+
+    page.goto("/billing/plans")
+    page.get_by_role("button", name="Subscribe to Starter").click()
+    [subscription] = db.session.scalars(sa.select(StripeSubscription)).all()
+    page.wait_for_url(f"**/billing/subscriptions/{subscription.id}/confirm")
+    assert page.get_by_text("$9.00").is_visible()
+    shoot("subscription-confirm")
+    # Subscribing again while it waits sends the customer back here; it never makes a second subscription.
+    page.goto("/billing/plans")
+    page.get_by_role("button", name="Subscribe to Starter").click()
+    page.wait_for_url(f"**/billing/subscriptions/{subscription.id}/confirm")
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(StripeSubscription)) == 1
+
+    page.get_by_role("button", name="Confirm payment").click()
+    choice = page.get_by_role("button", name="Complete authentication" if passes else "Fail authentication")
+    choice.wait_for()
+    choice.click()
+    page.wait_for_url("**/billing/account")
+    db.session.refresh(subscription)
+    if passes:
+        page.get_by_text("Thank you: you are subscribed to Starter.").wait_for()
+        assert page.locator("#sb-subscriptions").get_by_text("Active").is_visible()
+        assert subscription.status == "active"
+    else:
+        page.get_by_text("Your bank did not confirm the payment, so you are not subscribed to Starter.").wait_for()
+        assert subscription.status != "active"
+    shoot("subscription-outcome")
+
+
+def test_an_incomplete_subscription_can_be_confirmed_later_or_canceled(
+    page: Any, shoot: Shooter, db: SQLAlchemy, user: hostapp.User
+) -> None:
+    customer_with(user, SCA_CARD)
+    make_plan(db, "Starter", 900)
+    page.goto("/billing/plans")
+    page.get_by_role("button", name="Subscribe to Starter").click()
+    page.get_by_role("link", name="Not now").click()
+    page.wait_for_url("**/billing/account")
+    table = page.locator("#sb-subscriptions")
+    assert table.get_by_text("Incomplete").is_visible()
+    assert table.get_by_role("link", name="Confirm payment").is_visible()
+    shoot("account-incomplete")
+    table.get_by_role("link", name="Cancel").click()
+    page.get_by_text("nothing has been taken").wait_for()
+    shoot("cancel-incomplete")
+    page.get_by_role("button", name="Cancel subscription").click()
+    page.wait_for_url("**/billing/account")
+    [subscription] = db.session.scalars(sa.select(StripeSubscription)).all()
+    db.session.refresh(subscription)
+    assert subscription.status == "canceled"
+    assert table.get_by_role("link", name="Confirm payment").count() == 0
 
 
 def test_the_pages_fit_a_phone(page: Any, shoot: Shooter, db: SQLAlchemy, user: hostapp.User) -> None:

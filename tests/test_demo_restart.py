@@ -152,10 +152,10 @@ def log_in(page: Any, email: str, password: str) -> None:
     page.wait_for_url("**/")
 
 
-def add_card_as_typed(page: Any) -> None:
+def add_card_as_typed(page: Any, number: str = "4242 4242 4242 4242") -> None:
     """Type a card as people do: the number in groups, a 4-digit year."""
     element = page.locator("#sb-card-element")
-    element.locator("input[placeholder=number]").fill("4242 4242 4242 4242")
+    element.locator("input[placeholder=number]").fill(number)
     element.locator("input[placeholder=exp_month]").fill("12")
     element.locator("input[placeholder=exp_year]").fill(NEXT_YEAR)
     element.locator("input[placeholder=cvc]").fill("123")
@@ -212,9 +212,6 @@ def test_a_second_start_finds_what_the_first_one_made(tmp_path: Path) -> None:
         assert len(offline.v1.subscriptions.list().data) == 2
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the offline Stripe does not switch a subscription's plan yet (proration_behavior, items)"
-)
 def test_an_existing_subscriber_switches_plan_after_a_restart(tmp_path: Path) -> None:
     instance = tmp_path / "instance"
     subscribe_the_demo_user_and_stop(instance)
@@ -226,6 +223,28 @@ def test_an_existing_subscriber_switches_plan_after_a_restart(tmp_path: Path) ->
         see(page, "Your plan is now Pro yearly.")
         (subscription,) = demo.stripe().v1.subscriptions.list().data
         assert subscription["items"].data[0].plan.amount == 29000
+
+
+def test_after_a_restart_a_subscription_needing_3d_secure_is_confirmed_with_a_coupon(tmp_path: Path) -> None:
+    instance = tmp_path / "instance"
+    subscribe_the_demo_user_and_stop(instance)
+    with demo_running(instance) as demo, browser_page(demo.url) as page:
+        log_in(page, *ADMIN_USER)
+        page.goto("/billing/card")
+        add_card_as_typed(page, "4000 0027 6000 3184")
+        page.get_by_role("button", name="Complete authentication").click()  # saving the card asks first
+        page.wait_for_url("**/billing/account")
+        page.goto("/billing/plans")
+        page.fill("#sb-coupon-code", "WELCOME10")
+        page.get_by_role("button", name="Subscribe to Starter").click()
+        page.wait_for_url("**/billing/subscriptions/*/confirm")
+        see(page, "$8.10")  # the first invoice, 10% off
+        page.get_by_role("button", name="Confirm payment").click()
+        page.get_by_role("button", name="Complete authentication").click()
+        page.wait_for_url("**/billing/account")
+        see(page, "Thank you: you are subscribed to Starter.")
+        subscriptions = demo.stripe().v1.subscriptions.list().data
+        assert sorted(subscription.status for subscription in subscriptions) == ["active", "active"]
 
 
 @pytest.mark.parametrize("lost", ["offline-stripe.pickle", "demo.sqlite"])

@@ -76,6 +76,8 @@ PAGES = [
     ("POST", "/billing/subscribe"),
     ("GET", "/billing/subscriptions/1/cancel"),
     ("POST", "/billing/subscriptions/1/cancel"),
+    ("GET", "/billing/subscriptions/1/confirm"),
+    ("POST", "/billing/subscriptions/1/confirm"),
     ("GET", "/billing/charges/1/pay"),
     ("POST", "/billing/charges/1/pay"),
     ("GET", "/billing/charges/1/confirm"),
@@ -101,7 +103,13 @@ def test_anonymous_visitors_are_sent_to_the_hosts_login_view(
 
 
 @pytest.mark.parametrize(
-    "path", ["/billing/charges/{}/pay", "/billing/charges/{}/confirm", "/billing/subscriptions/{}/cancel"]
+    "path",
+    [
+        "/billing/charges/{}/pay",
+        "/billing/charges/{}/confirm",
+        "/billing/subscriptions/{}/cancel",
+        "/billing/subscriptions/{}/confirm",
+    ],
 )
 @pytest.mark.parametrize("row_id", ["0", "2147483648", "99999999999999999999999"])
 def test_ids_no_row_can_have_are_404(app: Flask, logged_in_client: FlaskClient, path: str, row_id: str) -> None:
@@ -111,7 +119,13 @@ def test_ids_no_row_can_have_are_404(app: Flask, logged_in_client: FlaskClient, 
 
 
 @pytest.mark.parametrize(
-    "path", ["/charges/{charge}/pay", "/charges/{charge}/confirm", "/subscriptions/{subscription}/cancel"]
+    "path",
+    [
+        "/charges/{charge}/pay",
+        "/charges/{charge}/confirm",
+        "/subscriptions/{subscription}/cancel",
+        "/subscriptions/{subscription}/confirm",
+    ],
 )
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_someone_elses_rows_are_404(

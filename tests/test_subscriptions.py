@@ -30,7 +30,7 @@ from flask_stripe_billing.webhooks.handlers.subscriptions import invoice_subscri
 from tests import hostapp
 from tests.conftest import reset_database, signals_with_committed_state
 from tests.stripe_openapi.http_client import ValidatingHTTPClient
-from tests.test_customers import make_token
+from tests.test_customers import make_payment_method, make_token
 from tests.test_webhook_route import deliver, event
 
 
@@ -175,7 +175,7 @@ def test_an_unknown_coupon_is_refused(
     assert db.session.scalar(sa.select(sa.func.count()).select_from(StripeSubscription)) == 0
 
 
-def test_the_offline_stripe_takes_no_coupon_on_a_subscription(
+def test_a_coupon_on_a_subscription_discounts_its_first_invoice(
     app: Flask,
     db: SQLAlchemy,
     user: hostapp.User,
@@ -183,17 +183,47 @@ def test_the_offline_stripe_takes_no_coupon_on_a_subscription(
     customer: StripeCustomer,
     stripe_http: ValidatingHTTPClient,
 ) -> None:
-    """localstripe knows neither ``discounts`` nor the legacy ``coupon``: both are tried, the error is raised,
-    and no row is left (coupons on subscriptions are tested through the stub)."""
+    """Sent as ``discounts`` (the current API), once; the subscription keeps the coupon and Stripe bills less."""
     from flask_stripe_billing.coupons import create_coupon
 
-    create_coupon(coupon_id="LOCAL10", percent_off=10)
+    create_coupon(coupon_id="LOCAL10", percent_off=10, duration="once")
     stripe_http.clear()
-    with pytest.raises(errors.InvalidRequestError, match="coupon"):
-        subscribe(user, plan, coupon="LOCAL10")
+    subscription = subscribe(user, plan, coupon="LOCAL10")
     sent = [request.params for request in stripe_http.requests if request.templated_path == "/v1/subscriptions"]
-    assert [("discounts" in params, params.get("coupon")) for params in sent] == [(True, None), (False, "LOCAL10")]
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(StripeSubscription)) == 0
+    assert [("discounts" in params, params.get("coupon")) for params in sent] == [(True, None)]
+    assert subscription.coupon is not None
+    assert subscription.coupon.coupon_id == "LOCAL10"
+    assert subscription.status == "active"
+    invoices = get_state().gateway.request("get", "/v1/invoices", {"subscription": subscription.stripe_subscription_id})
+    assert [(invoice["subtotal"], invoice["total"]) for invoice in invoices["data"]] == [
+        (plan.amount, plan.amount - plan.amount // 10)
+    ]
+
+
+def test_subscribing_again_while_the_first_payment_waits_makes_no_second_subscription(
+    app: Flask, db: SQLAlchemy, user: hostapp.User, plan: StripeSubscriptionPlan, stripe_http: ValidatingHTTPClient
+) -> None:
+    from flask_stripe_billing import subscription_payment
+
+    create_customer(user, make_payment_method("4000002760003184"))
+    waiting = subscribe(user, plan)
+    assert waiting.status == "incomplete"
+    payment = subscription_payment.first_payment(waiting)
+    assert payment is not None
+    assert payment.amount_due == plan.amount
+    assert payment.client_secret.startswith("pi_")
+    stripe_http.clear()
+    assert subscribe(user, plan) is waiting
+    assert not [r for r in stripe_http.requests if r.method == "post"]
+    other = StripeSubscriptionPlan(name="Other", amount=100, currency="usd")
+    db.session.add(other)
+    db.session.commit()
+    other.create_at_stripe()
+    with pytest.raises(errors.SubscriptionError, match="waiting for its first payment"):
+        subscribe(user, other)
+    waiting.cancel()
+    assert waiting.status == "canceled"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(StripeSubscription)) == 1
 
 
 def test_a_refused_subscription_leaves_no_row(

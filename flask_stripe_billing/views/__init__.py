@@ -8,6 +8,7 @@ endpoint                                 URL (under ``STRIPE_URL_PREFIX``)      
 ``stripe_billing.plans``                 ``/plans``                                  GET
 ``stripe_billing.subscribe``             ``/subscribe``                              POST
 ``stripe_billing.cancel_subscription``   ``/subscriptions/<id>/cancel``              GET (confirm), POST
+``stripe_billing.confirm_subscription``  ``/subscriptions/<id>/confirm``             GET, POST
 ``stripe_billing.pay_charge``            ``/charges/<id>/pay``                       GET, POST
 ``stripe_billing.confirm_payment``       ``/charges/<id>/confirm``                   GET, POST
 =======================================  ==========================================  =========================
@@ -30,7 +31,7 @@ from . import formatting
 from .account import account
 from .cards import card
 from .charges import confirm_payment, pay_charge
-from .subscriptions import cancel_subscription, plans, subscribe
+from .subscriptions import cancel_subscription, confirm_subscription, plans, subscribe
 
 
 def register_pages(blueprint: Blueprint) -> None:
@@ -42,6 +43,7 @@ def register_pages(blueprint: Blueprint) -> None:
         ("/plans", "plans", plans, ["GET"]),
         ("/subscribe", "subscribe", subscribe, ["POST"]),
         ("/subscriptions/<int:subscription_id>/cancel", "cancel_subscription", cancel_subscription, ["GET", "POST"]),
+        ("/subscriptions/<int:subscription_id>/confirm", "confirm_subscription", confirm_subscription, ["GET", "POST"]),
         ("/charges/<int:charge_id>/pay", "pay_charge", pay_charge, ["GET", "POST"]),
         ("/charges/<int:charge_id>/confirm", "confirm_payment", confirm_payment, ["GET", "POST"]),
     ]

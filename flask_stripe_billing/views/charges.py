@@ -72,7 +72,12 @@ def confirm_payment(subscriber: Any, charge_id: int) -> Response | str:
     if request.method == "GET":
         if charge.status != ChargeStatus.REQUIRES_ACTION or not charge.payment_intent_client_secret:
             return redirect(here)
-        return render("confirm.html", charge=charge)
+        return render(
+            "confirm.html",
+            payment=charge,
+            client_secret=charge.payment_intent_client_secret,
+            description=charge.description,
+        )
 
     if not charge.stripe_payment_intent_id:
         return redirect(here)  # never sent to Stripe: there is nothing to re-read

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask import flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
-from .. import coupons, errors, subscriptions
+from .. import coupons, errors, subscription_payment, subscriptions
 from ..models.plan import StripeSubscriptionPlan
 from ..models.subscription import LIVE_STATUSES, StripeSubscription, SubscriptionStatus
 from ..state import get_state
@@ -85,6 +85,8 @@ def subscribe(subscriber: Any) -> Response | tuple[str, int]:
             flash(f"Your plan is now {plan.name}.", "success")
         else:
             created = subscriptions.subscribe(subscriber, plan, coupon=coupon)
+            if created.status == SubscriptionStatus.INCOMPLETE:
+                return redirect(url_for(".confirm_subscription", subscription_id=created.id))
             flash(subscribed_message(created), "success" if created.is_live else "error")
     except errors.NoCustomerError:
         return redirect(url_for(".card", next=back_to_plans()))
@@ -110,6 +112,52 @@ def subscribed_message(subscription: StripeSubscription) -> str:
     return f"Your subscription to {name} could not be paid for yet; please check your card."
 
 
+@page_view
+def confirm_subscription(subscriber: Any, subscription_id: int) -> Response | str:
+    """``GET``: confirm the first payment of an incomplete subscription (3-D Secure); ``POST``: re-read it.
+
+    As for a charge, the browser's word is never taken: after ``stripe.confirmCardPayment`` the page posts here
+    and the subscription is read again from Stripe.
+    """
+    subscription = owned_or_404(StripeSubscription, subscription_id, subscriber)
+    account = url_for(".account")
+    if subscription.status != SubscriptionStatus.INCOMPLETE:
+        return redirect(account)
+    name = subscription.plan.name
+    try:
+        if request.method == "GET":
+            payment = subscription_payment.first_payment(subscription)
+            if payment is not None:
+                return render(
+                    "confirm.html",
+                    payment=payment,
+                    client_secret=payment.client_secret,
+                    description=f"{name}, first payment",
+                )
+        else:
+            subscriptions.refresh_subscription(subscription)
+    except errors.StripeRequestError as exc:
+        flash(exc.user_message, "error")
+        return redirect(account)
+    if subscription.is_live:
+        flash(subscribed_message(subscription), "success")
+    elif subscription.status == SubscriptionStatus.INCOMPLETE and request.method == "POST":
+        flash(
+            f"Your bank has not confirmed the payment, so you are not subscribed to {name} yet. "
+            "You can confirm it again, or cancel it.",
+            "info",
+        )
+    elif subscription.status == SubscriptionStatus.INCOMPLETE:
+        flash(subscribed_message(subscription), "error")  # nothing to confirm: the card was declined
+    else:
+        flash(
+            f"Your bank did not confirm the payment, so you are not subscribed to {name}. "
+            "Nothing was taken; you can subscribe again with this card or another one.",
+            "error",
+        )
+    return redirect(account)
+
+
 def cancellation_effect(subscription: StripeSubscription) -> tuple[bool, dt.datetime | None]:
     """``(immediate, access_ends_at)`` of cancelling now, by
     :func:`~flask_stripe_billing.subscriptions.cancels_at_period_end` (the rule the cancellation follows)."""
@@ -121,12 +169,14 @@ def cancellation_effect(subscription: StripeSubscription) -> tuple[bool, dt.date
 def cancel_subscription(subscriber: Any, subscription_id: int) -> Response | str:
     """``GET``: a confirmation stating when access ends; ``POST``: cancel."""
     subscription = owned_or_404(StripeSubscription, subscription_id, subscriber)
-    if subscription.status not in LIVE_STATUSES or subscription.status == SubscriptionStatus.CANCELING:
+    cancelable = LIVE_STATUSES - {SubscriptionStatus.CANCELING} | {SubscriptionStatus.INCOMPLETE}
+    if subscription.status not in cancelable:
         flash("This subscription is already canceled.", "info")
         return redirect(url_for(".account"))
     immediate, ends_at = cancellation_effect(subscription)
     if request.method == "GET":
-        return render("cancel.html", subscription=subscription, immediate=immediate, ends_at=ends_at)
+        unpaid = subscription.status == SubscriptionStatus.INCOMPLETE
+        return render("cancel.html", subscription=subscription, immediate=immediate, ends_at=ends_at, unpaid=unpaid)
     try:
         subscription.cancel(at_period_end=None)
     except errors.StripeRequestError as exc:
