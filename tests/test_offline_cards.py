@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import stripe
 
-from flask_stripe_billing.offline import OFFLINE_API_KEY, OFFLINE_PUBLISHABLE_KEY, OfflineStripe
+from flask_stripe_billing.offline import OFFLINE_PUBLISHABLE_KEY, OfflineStripe
 from flask_stripe_billing.offline.cards import CardError, luhn_valid, normalize_card
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 
@@ -20,9 +20,9 @@ NEXT_YEAR = datetime.datetime.now(datetime.UTC).year + 1
 
 
 @pytest.fixture
-def client(offline_stripe: OfflineStripe) -> stripe.StripeClient:
-    offline_stripe.reset()
-    return stripe.StripeClient(OFFLINE_API_KEY, base_addresses={"api": offline_stripe.url}, max_network_retries=0)
+def client(offline_client: stripe.StripeClient) -> stripe.StripeClient:
+    """The shared offline client (``conftest.py``), under the name these tests use."""
+    return offline_client
 
 
 def card(**changes: Any) -> dict[str, Any]:
