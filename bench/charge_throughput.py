@@ -30,11 +30,11 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
-from flask_stripe_billing.charges import charge  # noqa: E402
-from flask_stripe_billing.customers import create_customer  # noqa: E402
+from flask_stripe_billing.charges.send import charge  # noqa: E402
+from flask_stripe_billing.core.state import get_state  # noqa: E402
+from flask_stripe_billing.customers.verbs import create_customer  # noqa: E402
 from flask_stripe_billing.models import ChargeStatus, StripeCharge  # noqa: E402
 from flask_stripe_billing.offline import OFFLINE_API_KEY, OfflineStripe  # noqa: E402
-from flask_stripe_billing.state import get_state  # noqa: E402
 from tests import hostapp  # noqa: E402
 from tests.fault_proxy import FaultProxy  # noqa: E402
 

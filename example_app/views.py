@@ -3,7 +3,7 @@ site's error pages.
 
 Everything about money is the extension's: its pages (``/billing/...``) take cards, sell plans, collect
 payments and show the billing account; this module only links to them, and shows amounts and times with the
-extension's formatting (``billing_money``, :func:`~flask_stripe_billing.views.formatting.utc_time`).
+extension's formatting (``billing_money``, :func:`~flask_stripe_billing.web.pages.formatting.utc_time`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from flask_stripe_billing.gate import subscription_required
 from flask_stripe_billing.models import (
     ChargeStatus,
     StripeCharge,
@@ -25,8 +24,9 @@ from flask_stripe_billing.models import (
     StripeSubscriptionPlan,
     StripeWebhook,
 )
-from flask_stripe_billing.views.common import is_local_path
-from flask_stripe_billing.views.formatting import utc_time
+from flask_stripe_billing.web.gate import subscription_required
+from flask_stripe_billing.web.pages.common import is_local_path
+from flask_stripe_billing.web.pages.formatting import utc_time
 
 from .models import User, db
 from .seed import welcome_coupon

@@ -12,7 +12,7 @@
 The mixin adds no columns.  Predicates (``subscribed``, ``on_trial``, ``on_grace_period``, ``subscription``,
 ``stripe_customer``) read only the database, so they are safe in templates and the subscription gate; verbs
 (``subscribe``, ``charge``) call Stripe.  Each delegates to the module that does the work
-(:mod:`~flask_stripe_billing.subscriptions`, :mod:`~flask_stripe_billing.charges`), which is where to look
+(:mod:`~flask_stripe_billing.subscriptions.verbs`, :mod:`~flask_stripe_billing.charges.send`), which is where to look
 for the details and the errors.
 """
 
@@ -62,7 +62,7 @@ class BillableMixin:
         """Subscribe to *plan*, optionally with a coupon (a row or its id).  **Calls Stripe.**
 
         ``options`` go to Stripe's ``POST /v1/subscriptions`` as they are.  See
-        :func:`flask_stripe_billing.subscriptions.subscribe` for the errors.
+        :func:`flask_stripe_billing.subscriptions.verbs.subscribe` for the errors.
         """
         return subscriptions.subscribe(self, plan, coupon, **options)
 
@@ -71,14 +71,14 @@ class BillableMixin:
 
         Stores a ``StripeCharge`` (``currency`` defaults to ``STRIPE_DEFAULT_CURRENCY``; ``description``,
         ``comment``, ``statement_descriptor``, ``source_type``, ``source_id`` are accepted) and charges it
-        through :func:`flask_stripe_billing.charges.charge`, which documents the outcomes and errors
+        through :func:`flask_stripe_billing.charges.send.charge`, which documents the outcomes and errors
         (a decline, authentication required, no customer...).
         """
         from . import errors
-        from .charge_checks import check_charge_input
-        from .charges import charge as send_charge
+        from .charges.checks import check_charge_input
+        from .charges.send import charge as send_charge
+        from .core.state import get_state
         from .models import StripeCharge
-        from .state import get_state
 
         state = get_state()
         customer = self.stripe_customer

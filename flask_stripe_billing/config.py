@@ -21,6 +21,7 @@ import stripe
 
 from .config_keys import (
     LIVE_BASE_OPT_IN,
+    OFFLINE_API_KEY,
     check_api_base,
     check_api_key,
     check_key_pair,
@@ -125,8 +126,6 @@ class BillingConfig:
     def offline(self) -> bool:
         """Whether this application talks to an offline Stripe: ``STRIPE_API_BASE`` on this machine, or the
         offline Stripe's key (:data:`flask_stripe_billing.offline.OFFLINE_API_KEY`)."""
-        from .offline import OFFLINE_API_KEY
-
         return self.api_key == OFFLINE_API_KEY or is_local_url(self.api_base)
 
 

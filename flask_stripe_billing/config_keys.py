@@ -20,6 +20,10 @@ from urllib.parse import urlsplit
 from .errors import ConfigurationError, ConfigurationWarning
 
 #: Stripe's own API host: a live key is sent nowhere else unless ``STRIPE_ALLOW_LIVE_KEY_WITH_CUSTOM_API_BASE``.
+#: Any secret key works with the offline Stripe (localstripe); this one is obviously not real.
+OFFLINE_API_KEY = "sk_test_offline"
+OFFLINE_PUBLISHABLE_KEY = "pk_test_offline"
+
 STRIPE_API_HOST = "api.stripe.com"
 
 #: The configuration key that lets a live secret key go to an ``STRIPE_API_BASE`` that is not Stripe's.
@@ -221,8 +225,6 @@ def check_api_base(api_key: str, api_base: str, allow_custom: bool) -> None:
             )
         if parts.scheme != "https":
             warn(f"STRIPE_API_BASE {shown} is not https: the live key is sent unencrypted.")
-    from .offline import OFFLINE_API_KEY
-
     if api_key == OFFLINE_API_KEY and is_stripe:
         warn(
             "STRIPE_API_KEY is the offline Stripe's key, and STRIPE_API_BASE is Stripe's: Stripe refuses it. "

@@ -1,6 +1,6 @@
 """The extension's own exceptions.
 
-Stripe's exceptions never leave the gateway (:mod:`flask_stripe_billing.client`): they are translated into the
+Stripe's exceptions never leave the gateway (:mod:`flask_stripe_billing.core.client`): they are translated into the
 classes below, which keep what an application needs — Stripe's error code, the card's decline code, the
 request id to quote to Stripe support, the HTTP status — and a message that is safe to show a customer.
 """

@@ -10,15 +10,21 @@ import stripe
 from flask import Blueprint, Flask
 from flask.cli import FlaskGroup
 
-from .blueprint import create_blueprint
+from . import charges, coupons, customers, plans, subscriptions
 from .cli import stripe_cli
-from .client import StripeGateway
 from .config import BillingConfig, apply_defaults, import_string_or_callable, load_config, warn_unknown_keys
+from .core.client import StripeGateway
+from .core.state import EXTENSION_KEY, BillingState, get_state
 from .errors import ConfigurationError
-from .idempotency import stored_key_factory
 from .models.base import attach_to_host
-from .state import EXTENSION_KEY, BillingState, get_state
-from .webhooks.views import add_webhook_route
+from .models.charge import CHARGE_VERBS, ChargeVerbs
+from .models.coupon import COUPON_VERBS, CouponVerbs
+from .models.customer import CUSTOMER_VERBS, CustomerVerbs
+from .models.keys import stored_key_factory
+from .models.plan import PLAN_VERBS, PlanVerbs
+from .models.subscription import SUBSCRIPTION_VERBS, SubscriptionVerbs
+from .web.blueprint import create_blueprint
+from .web.webhook import add_webhook_route
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
@@ -95,6 +101,7 @@ class StripeBilling:
         if db is None:
             raise TypeError("init_app() needs the application's Flask-SQLAlchemy object: init_app(app, db=db).")
 
+        plug_model_verbs()
         apply_defaults(app.config)
         warn_unknown_keys(app.config)
         refused: ConfigurationError | None = None
@@ -117,9 +124,7 @@ class StripeBilling:
 
         key_factory = config.idempotency_key_callback or stored_key_factory(db)
         gateway = StripeGateway(config, key_factory=key_factory, http_client=http_client or self._http_client)
-        app.extensions[EXTENSION_KEY] = BillingState(
-            extension=self, config=config, db=db, subscriber_model=model, gateway=gateway
-        )
+        app.extensions[EXTENSION_KEY] = BillingState(config=config, db=db, subscriber_model=model, gateway=gateway)
         app.cli.add_command(stripe_cli)
         if register_blueprint if register_blueprint is not None else self._register_blueprint:
             blueprint = create_blueprint()
@@ -129,22 +134,57 @@ class StripeBilling:
     def require_subscription(self, app_or_blueprint: Flask | Blueprint, *, allow_past_due: bool = True) -> None:
         """Let only paying subscribers reach the views of *app_or_blueprint*, except the exempt ones.
 
-        See :func:`flask_stripe_billing.gate.require_subscription` (exemptions, the policy for past-due,
+        See :func:`flask_stripe_billing.web.gate.require_subscription` (exemptions, the policy for past-due,
         canceling and incomplete subscriptions).  Call it before registering a blueprint.
         """
-        from .gate import require_subscription
+        from .web.gate import require_subscription
 
         require_subscription(app_or_blueprint, allow_past_due=allow_past_due)
 
     @property
     def gateway(self) -> StripeGateway:
-        """The current application's :class:`~flask_stripe_billing.client.StripeGateway`."""
+        """The current application's :class:`~flask_stripe_billing.core.client.StripeGateway`."""
         return get_state().gateway
 
     @property
     def config(self) -> Any:
         """The current application's validated :class:`~flask_stripe_billing.config.BillingConfig`."""
         return get_state().config
+
+
+def plug_model_verbs() -> None:
+    """Hand every model the domain functions behind its verbs (see :mod:`flask_stripe_billing.models.ports`).
+
+    This is the one place that says which function does ``charge.charge()``, ``subscription.cancel()`` and the
+    other row verbs; the models import nothing above them.
+    """
+    CUSTOMER_VERBS.plug(
+        CustomerVerbs(
+            create=customers.create_customer,
+            refresh=customers.refresh_customer,
+            add_new_source=customers.add_new_source,
+        )
+    )
+    COUPON_VERBS.plug(
+        CouponVerbs(
+            create=coupons.create_coupon_row,
+            update=coupons.update_coupon,
+            refresh=coupons.refresh_coupon,
+            delete=coupons.delete_coupon,
+        )
+    )
+    PLAN_VERBS.plug(PlanVerbs(create=plans.create_plan))
+    SUBSCRIPTION_VERBS.plug(
+        SubscriptionVerbs(
+            create=subscriptions.create_subscription,
+            refresh=subscriptions.refresh_subscription,
+            cancel=subscriptions.cancel_subscription,
+            change_plan=subscriptions.change_plan,
+            due_for_cancel=subscriptions.get_subscriptions_for_cancel,
+            end_due=subscriptions.end_subscriptions,
+        )
+    )
+    CHARGE_VERBS.plug(ChargeVerbs(charge=charges.charge, refund=charges.refund, refresh=charges.sync_charge))
 
 
 class RefusedConfiguration:

@@ -13,9 +13,10 @@ import re
 import secrets
 from typing import Any
 
-from . import errors, sync
+from . import errors
+from .core.state import get_state
+from .models import freshness
 from .models.plan import PlanInterval, StripeSubscriptionPlan
-from .state import get_state
 
 #: The longest billing interval Stripe allows, per interval: three years (``interval_count`` of a plan).
 MAX_INTERVAL_COUNT = {PlanInterval.DAY: 3 * 365, PlanInterval.WEEK: 156, PlanInterval.MONTH: 36, PlanInterval.YEAR: 3}
@@ -106,7 +107,7 @@ def create_plan(plan: StripeSubscriptionPlan) -> dict[str, Any]:
         plan_params["trial_period_days"] = plan.trial_period_days
     data = _create_or_take_over("/v1/plans", plan_params, f"{plan.idempotency_key}-plan")
     plan.is_created_at_stripe = True
-    sync.remember(plan, data)
+    freshness.remember(plan, data)
     state.db.session.commit()
     return data
 

@@ -37,8 +37,8 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from . import signals as _signals
+from .core.state import get_state
 from .offline import OFFLINE_API_KEY, OFFLINE_PUBLISHABLE_KEY, OfflineStripe
-from .state import get_state
 from .webhooks.verify import sign_payload
 
 #: The webhook signing secret in ``stripe_test_config``.
@@ -151,7 +151,7 @@ def send_webhook(
 
 def create_card_token(number: str = "4242424242424242", *, exp_year: int = 2034) -> str:
     """A card token (``tok_...``), as Stripe.js would hand the page, made through the current application's
-    gateway: pass it to :func:`~flask_stripe_billing.customers.create_customer`.  Use Stripe's test numbers
+    gateway: pass it to :func:`~flask_stripe_billing.customers.verbs.create_customer`.  Use Stripe's test numbers
     (``4000000000000002`` is declined)."""
     card = {"number": number, "exp_month": "12", "exp_year": str(exp_year), "cvc": "123"}
     token = get_state().gateway.request("post", "/v1/tokens", {"card": card}, object_type="token", action="create")

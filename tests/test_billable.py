@@ -12,7 +12,7 @@ from flask import Flask
 
 from flask_stripe_billing import errors
 from flask_stripe_billing.billable import BillableMixin
-from flask_stripe_billing.customers import create_customer
+from flask_stripe_billing.customers.verbs import create_customer
 from flask_stripe_billing.models import ChargeStatus, StripeCharge, StripeSubscription, SubscriptionStatus, utcnow
 from tests import hostapp
 from tests.conftest import reset_database

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
-from flask_stripe_billing.charge_runner import claim_batch, run_charges
+from flask_stripe_billing.charges.runner import claim_batch, run_charges
 from flask_stripe_billing.models import ChargeStatus, StripeCharge, StripeCustomer, utcnow
 from tests import hostapp
 from tests.stripe_openapi.http_client import ValidatingHTTPClient

@@ -21,11 +21,11 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from flask_stripe_billing.charge_runner import chargeable
-from flask_stripe_billing.customers import create_customer
+from flask_stripe_billing.charges.runner import chargeable
+from flask_stripe_billing.core.state import get_state
+from flask_stripe_billing.customers.verbs import create_customer
 from flask_stripe_billing.models import ChargeStatus, StripeCharge, utcnow
 from flask_stripe_billing.offline import OFFLINE_API_KEY, OfflineStripe
-from flask_stripe_billing.state import get_state
 from tests import hostapp, test_migrations
 from tests.conftest import running_app
 from tests.fault_proxy import FaultProxy

@@ -13,13 +13,13 @@ from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
 from flask_stripe_billing import errors, signals
-from flask_stripe_billing.charges import charge as charge_verb
-from flask_stripe_billing.charges import sync_charge
-from flask_stripe_billing.customers import create_customer
+from flask_stripe_billing.charges.refunds import refund
+from flask_stripe_billing.charges.send import charge as charge_verb
+from flask_stripe_billing.charges.send import sync_charge
+from flask_stripe_billing.core.state import get_state
+from flask_stripe_billing.customers.verbs import create_customer
 from flask_stripe_billing.models import ChargeStatus, RefundStatus, StripeCharge, StripeCustomer, StripeRefund
 from flask_stripe_billing.offline import OFFLINE_API_KEY, OfflineStripe
-from flask_stripe_billing.refunds import refund
-from flask_stripe_billing.state import get_state
 from tests import hostapp
 from tests.conftest import signals_with_committed_state
 from tests.stripe_openapi.http_client import ValidatingHTTPClient

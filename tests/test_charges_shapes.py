@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from flask_stripe_billing import errors
-from flask_stripe_billing.charge_outcomes import apply_payment_intent
+from flask_stripe_billing.charges.from_stripe import apply_payment_intent
 from flask_stripe_billing.models import ChargeStatus, StripeCharge, StripeCustomer, utcnow
 from tests import hostapp
 from tests.stripe_openapi.http_client import ValidatingHTTPClient

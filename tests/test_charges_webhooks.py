@@ -12,8 +12,8 @@ from flask.testing import FlaskClient
 from flask_sqlalchemy import SQLAlchemy
 
 from flask_stripe_billing import signals
+from flask_stripe_billing.core.state import get_state
 from flask_stripe_billing.models import ChargeStatus, StripeCharge, StripeRefund, StripeWebhook, WebhookStatus
-from flask_stripe_billing.state import get_state
 from tests import hostapp
 from tests.test_charges import customer_with, new_charge
 from tests.test_webhook_route import deliver, event

@@ -17,10 +17,10 @@ from flask.cli import FlaskGroup
 from flask_sqlalchemy import SQLAlchemy
 
 from flask_stripe_billing import ConfigurationError
-from flask_stripe_billing.cli import describe_stripe
+from flask_stripe_billing.cli.general import describe_stripe
+from flask_stripe_billing.core.state import get_state
 from flask_stripe_billing.models import StripeIdempotencyKey, utcnow
 from flask_stripe_billing.offline import OFFLINE_API_KEY, OfflineStripe, free_port
-from flask_stripe_billing.state import get_state
 from tests import hostapp
 
 

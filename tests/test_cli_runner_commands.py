@@ -11,9 +11,9 @@ import datetime as dt
 from click.testing import Result
 from flask import Flask, has_app_context
 
+from flask_stripe_billing.core.state import get_state
 from flask_stripe_billing.models import StripeCharge, StripeIdempotencyKey, StripeWebhook, WebhookStatus, utcnow
 from flask_stripe_billing.offline import OfflineStripe
-from flask_stripe_billing.state import get_state
 from flask_stripe_billing.testing import make_event
 from tests import hostapp
 

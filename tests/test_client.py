@@ -10,10 +10,10 @@ from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
 from flask_stripe_billing import errors
-from flask_stripe_billing.client import RateLimiter
+from flask_stripe_billing.core.client import RateLimiter
+from flask_stripe_billing.core.state import get_state
 from flask_stripe_billing.models import StripeIdempotencyKey
 from flask_stripe_billing.offline import free_port
-from flask_stripe_billing.state import get_state
 from tests import hostapp
 from tests.stripe_openapi.http_client import ValidatingHTTPClient
 from tests.stripe_openapi.stub import StripeStub, stripe_error

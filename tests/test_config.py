@@ -14,8 +14,8 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_stripe_billing import ConfigurationError, StripeBilling
 from flask_stripe_billing.config import DEFAULTS
 from flask_stripe_billing.config_keys import mask_secret
+from flask_stripe_billing.core.state import get_state
 from flask_stripe_billing.errors import ConfigurationWarning
-from flask_stripe_billing.state import get_state
 from tests import hostapp
 
 BASE = {"STRIPE_API_KEY": "sk_test_123", "SQLALCHEMY_DATABASE_URI": "sqlite://"}

@@ -16,19 +16,12 @@ from flask.testing import FlaskClient
 from flask_sqlalchemy import SQLAlchemy
 
 from flask_stripe_billing import errors, signals
-from flask_stripe_billing.coupons import (
-    coupon_query,
-    create_coupon,
-    delete_coupon,
-    get_live_coupon,
-    live_coupons,
-    resolve_coupon,
-    update_coupon,
-)
-from flask_stripe_billing.customers import create_customer
+from flask_stripe_billing.core.state import get_state
+from flask_stripe_billing.coupons.lookup import coupon_query, get_live_coupon, live_coupons, resolve_coupon
+from flask_stripe_billing.coupons.verbs import create_coupon, delete_coupon, update_coupon
+from flask_stripe_billing.customers.verbs import create_customer
 from flask_stripe_billing.models import StripeCoupon, StripeSubscription, StripeSubscriptionPlan
-from flask_stripe_billing.state import get_state
-from flask_stripe_billing.subscriptions import subscribe
+from flask_stripe_billing.subscriptions.verbs import subscribe
 from flask_stripe_billing.testing import create_card_token, send_webhook
 from tests import hostapp
 from tests.conftest import signals_with_committed_state

@@ -9,7 +9,8 @@ from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
 from flask_stripe_billing import errors
-from flask_stripe_billing.coupons import create_coupon, get_live_coupon, update_coupon
+from flask_stripe_billing.coupons.lookup import get_live_coupon
+from flask_stripe_billing.coupons.verbs import create_coupon, update_coupon
 from tests.stripe_openapi.http_client import ValidatingHTTPClient
 from tests.stripe_openapi.stub import StripeStub, stripe_error
 from tests.test_subscriptions_stub import api_version, app, policy

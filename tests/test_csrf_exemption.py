@@ -12,9 +12,9 @@ from flask.testing import FlaskClient
 from flask_wtf.csrf import CSRFProtect  # type: ignore[import-untyped]
 
 from flask_stripe_billing import StripeBilling
-from flask_stripe_billing.csrf import EXEMPT_VIEWS
 from flask_stripe_billing.models import WebhookStatus
 from flask_stripe_billing.testing import send_webhook
+from flask_stripe_billing.web.csrf import EXEMPT_VIEWS
 from tests import hostapp
 from tests.conftest import reset_database
 from tests.stripe_openapi.http_client import ValidatingHTTPClient

@@ -10,11 +10,12 @@ from flask import Flask, g
 from flask.testing import FlaskClient
 from flask_sqlalchemy import SQLAlchemy
 
-from flask_stripe_billing import customers as customers_module
 from flask_stripe_billing import errors, signals
-from flask_stripe_billing.customers import create_customer, summarize_card, summarize_sources
+from flask_stripe_billing.core.state import get_state
+from flask_stripe_billing.customers import verbs as customers_module
+from flask_stripe_billing.customers.from_stripe import summarize_card, summarize_sources
+from flask_stripe_billing.customers.verbs import create_customer
 from flask_stripe_billing.models import StripeCustomer
-from flask_stripe_billing.state import get_state
 from tests import hostapp
 
 GOOD_CARD = "4242424242424242"

@@ -30,8 +30,8 @@ from typing import TypeVar
 import pytest
 import stripe
 
-from flask_stripe_billing import gate
 from flask_stripe_billing.offline import OFFLINE_API_KEY, OFFLINE_PUBLISHABLE_KEY, OfflineStripe, free_port
+from flask_stripe_billing.web import gate
 
 T = TypeVar("T")
 

@@ -18,7 +18,8 @@ from flask.testing import FlaskClient
 from example_app import billing, create_app
 from example_app.models import User, db
 from example_app.seed import ADMIN_USER, DEMO_USER, WELCOME_COUPON
-from flask_stripe_billing.customers import create_customer
+from flask_stripe_billing.core.state import get_state
+from flask_stripe_billing.customers.verbs import create_customer
 from flask_stripe_billing.models import (
     StripeCharge,
     StripeCoupon,
@@ -27,7 +28,6 @@ from flask_stripe_billing.models import (
     StripeWebhook,
 )
 from flask_stripe_billing.offline import AppServer, OfflineStripe
-from flask_stripe_billing.state import get_state
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, GOOD_CARD, fill_card
 from tests.stripe_openapi.http_client import ValidatingHTTPClient
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from flask_stripe_billing.views import formatting
+from flask_stripe_billing.web.pages import formatting
 
 
 @pytest.mark.parametrize(

@@ -14,14 +14,20 @@ from flask import Blueprint, Flask
 from flask.testing import FlaskClient
 from flask_sqlalchemy import SQLAlchemy
 
-from flask_stripe_billing import StripeBilling, signals
-from flask_stripe_billing.gate import NO_PLAN_MESSAGE, PAUSED_MESSAGE, has_access, subscription_required
+from flask_stripe_billing import signals
+from flask_stripe_billing.core.state import get_state
 from flask_stripe_billing.models import StripeCustomer, StripeSubscription, StripeSubscriptionPlan
 from flask_stripe_billing.models.base import utcnow
-from flask_stripe_billing.state import get_state
-from flask_stripe_billing.subscription_sync import apply_stripe_subscription
-from flask_stripe_billing.subscriptions import subscribe
+from flask_stripe_billing.subscriptions.from_stripe import apply_stripe_subscription
+from flask_stripe_billing.subscriptions.verbs import subscribe
 from flask_stripe_billing.testing import SignalRecorder, send_webhook
+from flask_stripe_billing.web.gate import (
+    NO_PLAN_MESSAGE,
+    PAUSED_MESSAGE,
+    has_access,
+    require_subscription,
+    subscription_required,
+)
 from tests import hostapp
 from tests.stripe_openapi.http_client import ValidatingHTTPClient
 from tests.stripe_openapi.stub import StripeStub
@@ -233,8 +239,7 @@ def gated_app(app: Flask, exemptions: tuple[str, ...], *, debug: bool = False) -
     toolbar.add_url_rule("/_debug_toolbar/x", "x", page("toolbar"))
     for blueprint in (docs, shop, toolbar):
         app.register_blueprint(blueprint)
-    billing: StripeBilling = state.extension
-    billing.require_subscription(app)
+    require_subscription(app)
     return app
 
 
@@ -305,7 +310,7 @@ def test_payers_pass_a_gated_app(app: Flask, db: SQLAlchemy, user: hostapp.User,
 def test_a_gated_blueprint_leaves_the_rest_open(app: Flask, logged_in_client: FlaskClient) -> None:
     members = Blueprint("members", __name__)
     members.add_url_rule("/members", "index", page("members"))
-    get_state(app).extension.require_subscription(members)
+    require_subscription(members)
     app.register_blueprint(members)
     app.add_url_rule("/open", "open", page("open"))
 
@@ -316,13 +321,13 @@ def test_a_gated_blueprint_leaves_the_rest_open(app: Flask, logged_in_client: Fl
 def test_a_billing_blueprint_registered_under_another_name_is_found(
     database_url: str, stripe_config: dict[str, Any], stripe_http: ValidatingHTTPClient
 ) -> None:
-    from flask_stripe_billing.blueprint import create_blueprint
+    from flask_stripe_billing.web.blueprint import create_blueprint
     from tests.conftest import running_app
 
     config = {**stripe_config, "SQLALCHEMY_DATABASE_URI": database_url}
     with running_app(config, http_client=stripe_http, register_blueprint=False) as application:
         application.register_blueprint(create_blueprint(), name="payments", url_prefix="/money")
-        get_state(application).extension.require_subscription(application)
+        require_subscription(application)
         application.add_url_rule("/home", "home", page("home"))
         account = hostapp.User(email="ada@example.com")
         hostapp.db.session.add(account)

@@ -14,7 +14,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from flask_sqlalchemy import SQLAlchemy
 
-from flask_stripe_billing import charges, plans, refunds
+from flask_stripe_billing import charges, plans
+from flask_stripe_billing.charges.send import refunds
+from flask_stripe_billing.core.state import get_state
 from flask_stripe_billing.models import (
     ChargeStatus,
     StripeCharge,
@@ -23,8 +25,7 @@ from flask_stripe_billing.models import (
     StripeSubscriptionPlan,
 )
 from flask_stripe_billing.offline import OFFLINE_API_KEY, OfflineStripe
-from flask_stripe_billing.state import get_state
-from flask_stripe_billing.views import formatting
+from flask_stripe_billing.web.pages import formatting
 from tests import hostapp
 from tests.test_charges import DECLINED_ON_CHARGE, SCA_CARD, customer_with, new_charge
 from tests.test_customers import DECLINED_CARD, make_payment_method, make_token

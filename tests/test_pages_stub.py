@@ -12,8 +12,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from flask_sqlalchemy import SQLAlchemy
 
+from flask_stripe_billing.core.state import get_state
 from flask_stripe_billing.models import StripeCoupon, StripeCustomer
-from flask_stripe_billing.state import get_state
 from tests import hostapp
 from tests.conftest import running_app, stub_config
 from tests.stripe_openapi.http_client import ValidatingHTTPClient

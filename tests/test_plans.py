@@ -10,8 +10,8 @@ from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
 from flask_stripe_billing import errors
+from flask_stripe_billing.core.state import get_state
 from flask_stripe_billing.models import StripeSubscriptionPlan
-from flask_stripe_billing.state import get_state
 from tests.stripe_openapi.http_client import ValidatingHTTPClient
 
 

@@ -19,12 +19,12 @@ import sqlalchemy as sa
 from flask import Flask
 
 from flask_stripe_billing import errors, signals
-from flask_stripe_billing.charge_claims import claim_refunds
-from flask_stripe_billing.customers import create_customer
+from flask_stripe_billing.charges.claims import claim_refunds
+from flask_stripe_billing.charges.refunds import refund, settle_refunds
+from flask_stripe_billing.core.state import get_state
+from flask_stripe_billing.customers.verbs import create_customer
 from flask_stripe_billing.models import RefundStatus, StripeCharge, StripeRefund, utcnow
 from flask_stripe_billing.offline import OfflineStripe
-from flask_stripe_billing.refunds import refund, settle_refunds
-from flask_stripe_billing.state import get_state
 from tests import hostapp
 from tests.conftest import running_app
 from tests.fault_proxy import FaultProxy

@@ -21,9 +21,12 @@ from flask.testing import FlaskClient
 from flask_sqlalchemy import SQLAlchemy
 
 from flask_stripe_billing import errors, signals
-from flask_stripe_billing.charges import charge as charge_verb
-from flask_stripe_billing.coupons import create_coupon, get_live_coupon
-from flask_stripe_billing.customers import create_customer
+from flask_stripe_billing.charges.refunds import refund
+from flask_stripe_billing.charges.send import charge as charge_verb
+from flask_stripe_billing.core.state import get_state
+from flask_stripe_billing.coupons.lookup import get_live_coupon
+from flask_stripe_billing.coupons.verbs import create_coupon
+from flask_stripe_billing.customers.verbs import create_customer
 from flask_stripe_billing.models import (
     ChargeStatus,
     StripeCharge,
@@ -34,9 +37,7 @@ from flask_stripe_billing.models import (
     SubscriptionStatus,
     WebhookStatus,
 )
-from flask_stripe_billing.refunds import refund
-from flask_stripe_billing.state import get_state
-from flask_stripe_billing.subscriptions import subscribe
+from flask_stripe_billing.subscriptions.verbs import subscribe
 from flask_stripe_billing.testing import make_event, send_webhook
 from flask_stripe_billing.webhooks import handles
 from flask_stripe_billing.webhooks.dispatch import process_webhook

@@ -16,7 +16,8 @@ from flask.testing import FlaskClient
 from flask_sqlalchemy import SQLAlchemy
 
 from flask_stripe_billing import errors, signals
-from flask_stripe_billing.customers import create_customer
+from flask_stripe_billing.core.state import get_state
+from flask_stripe_billing.customers.verbs import create_customer
 from flask_stripe_billing.models import (
     StripeCustomer,
     StripeSubscription,
@@ -24,8 +25,7 @@ from flask_stripe_billing.models import (
     SubscriptionStatus,
     utcnow,
 )
-from flask_stripe_billing.state import get_state
-from flask_stripe_billing.subscriptions import active_subscription, is_subscribed, subscribe
+from flask_stripe_billing.subscriptions.verbs import active_subscription, is_subscribed, subscribe
 from flask_stripe_billing.webhooks.handlers.subscriptions import invoice_subscription_id
 from tests import hostapp
 from tests.conftest import reset_database, signals_with_committed_state
@@ -184,7 +184,7 @@ def test_a_coupon_on_a_subscription_discounts_its_first_invoice(
     stripe_http: ValidatingHTTPClient,
 ) -> None:
     """Sent as ``discounts`` (the current API), once; the subscription keeps the coupon and Stripe bills less."""
-    from flask_stripe_billing.coupons import create_coupon
+    from flask_stripe_billing.coupons.verbs import create_coupon
 
     create_coupon(coupon_id="LOCAL10", percent_off=10, duration="once")
     stripe_http.clear()
@@ -203,7 +203,7 @@ def test_a_coupon_on_a_subscription_discounts_its_first_invoice(
 def test_subscribing_again_while_the_first_payment_waits_makes_no_second_subscription(
     app: Flask, db: SQLAlchemy, user: hostapp.User, plan: StripeSubscriptionPlan, stripe_http: ValidatingHTTPClient
 ) -> None:
-    from flask_stripe_billing import subscription_payment
+    from flask_stripe_billing.subscriptions import payment as subscription_payment
 
     create_customer(user, make_payment_method("4000002760003184"))
     waiting = subscribe(user, plan)

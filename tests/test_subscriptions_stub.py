@@ -14,6 +14,7 @@ from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
 from flask_stripe_billing import errors
+from flask_stripe_billing.core.state import get_state
 from flask_stripe_billing.models import (
     StripeCoupon,
     StripeCustomer,
@@ -22,10 +23,9 @@ from flask_stripe_billing.models import (
     SubscriptionStatus,
     utcnow,
 )
-from flask_stripe_billing.proration import refund_unused_time
-from flask_stripe_billing.state import get_state
-from flask_stripe_billing.subscription_sync import apply_stripe_subscription
-from flask_stripe_billing.subscriptions import is_subscribed, subscribe
+from flask_stripe_billing.subscriptions.from_stripe import apply_stripe_subscription
+from flask_stripe_billing.subscriptions.proration import refund_unused_time
+from flask_stripe_billing.subscriptions.verbs import is_subscribed, subscribe
 from tests import hostapp
 from tests.conftest import running_app, stub_config
 from tests.stripe_openapi.http_client import ValidatingHTTPClient

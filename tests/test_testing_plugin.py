@@ -43,7 +43,7 @@ def app(stripe_test_config, tmp_path):
 
 HOST_TESTS = """
 from flask_stripe_billing import signals
-from flask_stripe_billing.customers import create_customer
+from flask_stripe_billing.customers.verbs import create_customer
 from flask_stripe_billing.testing import SignalRecorder, create_card_token, send_webhook
 
 from conftest import User, db
@@ -77,7 +77,7 @@ def test_a_wrong_secret_is_refused(app):
 
 
 def test_the_offline_stripe_is_emptied_before_each_test(app, offline_stripe):
-    from flask_stripe_billing.state import get_state
+    from flask_stripe_billing.core.state import get_state
 
     assert get_state().gateway.request("get", "/v1/customers")["data"] == []
 """

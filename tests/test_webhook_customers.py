@@ -15,9 +15,9 @@ import pytest
 from flask.testing import FlaskClient
 from flask_sqlalchemy import SQLAlchemy
 
-from flask_stripe_billing.customers import create_customer
+from flask_stripe_billing.core.state import get_state
+from flask_stripe_billing.customers.verbs import create_customer
 from flask_stripe_billing.models import StripeCustomer, WebhookStatus
-from flask_stripe_billing.state import get_state
 from flask_stripe_billing.testing import send_webhook
 from tests import hostapp
 from tests import synthetic_events as synthetic

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
+from flask_stripe_billing.core.state import get_state
 from flask_stripe_billing.models import StripeWebhook, WebhookStatus
 from flask_stripe_billing.offline import AppServer, OfflineStripe
-from flask_stripe_billing.state import get_state
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from aiosmtpd.controller import Controller
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
+from flask_stripe_billing.core.state import get_state
 from flask_stripe_billing.models import StripeWebhook, WebhookStatus
 from flask_stripe_billing.offline import free_port
-from flask_stripe_billing.state import get_state
 from tests.conftest import running_app
 from tests.stripe_openapi.http_client import ValidatingHTTPClient
 

@@ -121,7 +121,7 @@ class SubscriberMixin:
         """The subscriber object, loaded through the current application's subscriber model."""
         if self.subscriber_id is None:
             return None
-        from ..state import get_state
+        from ..core.state import get_state
 
         state = get_state()
         return state.db.session.get(state.subscriber_model, self.subscriber_id)
@@ -135,7 +135,7 @@ def subscriber_key(subscriber: Any) -> Any:
     """The primary key of *subscriber*, flushing it first if it has none yet."""
     identity = sa.inspect(subscriber).identity
     if identity is None:
-        from ..state import get_state
+        from ..core.state import get_state
 
         get_state().db.session.flush()
         identity = sa.inspect(subscriber).identity

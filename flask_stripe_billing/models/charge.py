@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import TABLE_PREFIX, Base, StripeObjectMixin, SubscriberMixin
 from .customer import StripeCustomer
+from .ports import VerbsPort
 
 
 class ChargeStatus(enum.StrEnum):
@@ -91,7 +94,7 @@ class StripeCharge(SubscriberMixin, StripeObjectMixin, Base):
     claimed_by: Mapped[str | None] = mapped_column(sa.String(64), default=None)
     claimed_until: Mapped[dt.datetime | None] = mapped_column(default=None)
     #: Set while a process makes (or settles) a refund of this charge: refunds of one charge are made one at a
-    #: time (see :func:`flask_stripe_billing.refunds.refund`).
+    #: time (see :func:`flask_stripe_billing.charges.refunds.refund`).
     refund_claimed_until: Mapped[dt.datetime | None] = mapped_column(default=None)
     #: Set by the ``charge.dispute.created`` webhook.
     is_disputed: Mapped[bool] = mapped_column(default=False)
@@ -106,22 +109,24 @@ class StripeCharge(SubscriberMixin, StripeObjectMixin, Base):
         return self.amount - self.amount_refunded if self.is_charged else 0
 
     def charge(self, idempotency_key: str | None = None) -> StripeCharge:
-        """Charge the subscriber's default card off-session (see :func:`flask_stripe_billing.charges.charge`)."""
-        from ..charges import charge
+        """Charge the subscriber's default card off-session (see :func:`flask_stripe_billing.charges.send.charge`)."""
+        return CHARGE_VERBS().charge(self, idempotency_key)
 
-        return charge(self, idempotency_key)
+    def refresh_from_stripe(self) -> StripeCharge:
+        """Re-read the charge's PaymentIntent from Stripe and store it (see
+        :func:`flask_stripe_billing.charges.send.sync_charge`).  Calls Stripe."""
+        return CHARGE_VERBS().refresh(self)
 
     def refund(
         self, amount_to_refund: int | None = None, *, reason: str | None = None, wait: float | None = None
     ) -> StripeRefund:
-        """Refund part or all of what remains (see :func:`flask_stripe_billing.refunds.refund`).
+        """Refund part or all of what remains (see :func:`flask_stripe_billing.charges.refunds.refund`).
 
         :param wait: seconds to wait for another refund of this charge (default
-            :data:`~flask_stripe_billing.refunds.REFUND_WAIT`).
+            :data:`~flask_stripe_billing.charges.refunds.REFUND_WAIT`).
         """
-        from ..refunds import REFUND_WAIT, refund
-
-        return refund(self, amount_to_refund, reason=reason, wait=REFUND_WAIT if wait is None else wait)
+        waiting = {} if wait is None else {"wait": wait}
+        return CHARGE_VERBS().refund(self, amount_to_refund, reason=reason, **waiting)
 
 
 class StripeRefund(StripeObjectMixin, Base):
@@ -141,3 +146,16 @@ class StripeRefund(StripeObjectMixin, Base):
     failure_reason: Mapped[str | None] = mapped_column(sa.String(100), default=None)
 
     charge: Mapped[StripeCharge] = relationship(back_populates="refunds")
+
+
+@dataclass(frozen=True)
+class ChargeVerbs:
+    """The charges domain's functions behind :class:`StripeCharge`'s verbs."""
+
+    charge: Callable[[StripeCharge, str | None], StripeCharge]
+    refund: Callable[..., StripeRefund]
+    refresh: Callable[[StripeCharge], StripeCharge]
+
+
+#: Plugged by the extension at ``init_app`` (see :mod:`flask_stripe_billing.models.ports`).
+CHARGE_VERBS: VerbsPort[ChargeVerbs] = VerbsPort("StripeCharge")

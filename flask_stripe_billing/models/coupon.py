@@ -6,7 +6,8 @@ import contextlib
 import datetime as dt
 import decimal
 import enum
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from ..errors import CouponError
 from .base import TABLE_PREFIX, Base, JSONType, StripeObjectMixin
+from .ports import VerbsPort
 
 #: Fields Stripe does not let anyone change once a coupon exists (only ``name`` and ``metadata`` can change).
 IMMUTABLE_FIELDS = (
@@ -42,7 +44,7 @@ class StripeCoupon(StripeObjectMixin, Base):
     Deleting a coupon keeps the row with ``is_deleted=True``; a coupon id used again after a deletion is a new
     row, so ``coupon_id`` is unique only among coupons that are not deleted.
 
-    Change coupons through :mod:`flask_stripe_billing.coupons` (``create_coupon``, ``update_coupon``,
+    Change coupons through :mod:`flask_stripe_billing.coupons.verbs` (``create_coupon``, ``update_coupon``,
     ``delete_coupon``), which change them at Stripe too.  Once a coupon exists at Stripe, assigning a new value
     to one of :data:`IMMUTABLE_FIELDS` raises :class:`~flask_stripe_billing.errors.CouponError` at once:
     Stripe would keep the old value, and a row that says otherwise would be lying.  Setting ``name`` or
@@ -106,6 +108,30 @@ class StripeCoupon(StripeObjectMixin, Base):
         """Whether the coupon exists at Stripe and is not deleted.  Reads only the row."""
         return self.is_created_at_stripe and not self.is_deleted
 
+    # -- verbs: each calls Stripe (see flask_stripe_billing.coupons.verbs) ------------------------------------
+
+    def create_at_stripe(self) -> StripeCoupon:
+        """Create this new row's coupon at Stripe and store it (see
+        :func:`flask_stripe_billing.coupons.verbs.create_coupon_row`).  Calls Stripe."""
+        return COUPON_VERBS().create(self)
+
+    def update_at_stripe(self, *, name: str | None = None, metadata: Mapping[str, Any] | None = None) -> StripeCoupon:
+        """Change the name and/or metadata here and at Stripe (see
+        :func:`flask_stripe_billing.coupons.verbs.update_coupon`).  Calls Stripe."""
+        return COUPON_VERBS().update(self, name=name, metadata=metadata)
+
+    def refresh_from_stripe(self) -> StripeCoupon:
+        """Re-read the coupon from Stripe and store it; one deleted there is marked deleted.  Calls Stripe."""
+        return COUPON_VERBS().refresh(self)
+
+    def delete_at_stripe(self) -> StripeCoupon:
+        """Delete the coupon at Stripe and keep the row with ``is_deleted=True`` (see
+        :func:`flask_stripe_billing.coupons.verbs.delete_coupon`).  Calls Stripe."""
+        return COUPON_VERBS().delete(self)
+
+    #: The same as :meth:`delete_at_stripe`: a coupon is never deleted here without being deleted at Stripe.
+    delete = delete_at_stripe
+
 
 def _normalized(value: Any) -> Any:
     """Compare decimals, floats and datetimes by value (``Decimal("25.50") == 25.5``)."""
@@ -116,3 +142,17 @@ def _normalized(value: Any) -> Any:
     if isinstance(value, dt.datetime) and value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)
     return value
+
+
+@dataclass(frozen=True)
+class CouponVerbs:
+    """The coupons domain's functions behind :class:`StripeCoupon`'s verbs."""
+
+    create: Callable[[StripeCoupon], StripeCoupon]
+    update: Callable[..., StripeCoupon]
+    refresh: Callable[[StripeCoupon], StripeCoupon]
+    delete: Callable[[StripeCoupon], StripeCoupon]
+
+
+#: Plugged by the extension at ``init_app`` (see :mod:`flask_stripe_billing.models.ports`).
+COUPON_VERBS: VerbsPort[CouponVerbs] = VerbsPort("StripeCoupon")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ..core.state import get_state
 from .base import TABLE_PREFIX, Base, JSONType, StripeObjectMixin, SubscriberMixin, subscriber_key
+from .ports import VerbsPort
 
 
 class StripeCustomer(SubscriberMixin, StripeObjectMixin, Base):
@@ -45,31 +49,25 @@ class StripeCustomer(SubscriberMixin, StripeObjectMixin, Base):
         return None
 
     def create_at_stripe(self, token_or_payment_method: str) -> StripeCustomer:
-        """Create a new customer for this row's subscriber at Stripe (see :func:`.customers.create_customer`).
+        """Create a new customer for this row's subscriber at Stripe (see
+        :func:`flask_stripe_billing.customers.verbs.create_customer`).
 
         Returns the new row; this one is superseded by it.
         """
-        from ..customers import create_customer
-
-        return create_customer(self.subscriber, token_or_payment_method)
+        return CUSTOMER_VERBS().create(self.subscriber, token_or_payment_method)
 
     def refresh_from_stripe(self) -> StripeCustomer:
-        """Update ``sources`` and ``default_source`` from Stripe (see :func:`.customers.refresh_customer`)."""
-        from ..customers import refresh_customer
-
-        return refresh_customer(self)
+        """Update ``sources`` and ``default_source`` from Stripe (see
+        :func:`flask_stripe_billing.customers.verbs.refresh_customer`)."""
+        return CUSTOMER_VERBS().refresh(self)
 
     def add_new_source(self, token_or_payment_method: str) -> StripeCustomer:
-        """Add a card and make it the default (see :func:`.customers.add_new_source`)."""
-        from ..customers import add_new_source
-
-        return add_new_source(self, token_or_payment_method)
+        """Add a card and make it the default (see :func:`flask_stripe_billing.customers.verbs.add_new_source`)."""
+        return CUSTOMER_VERBS().add_new_source(self, token_or_payment_method)
 
     @classmethod
     def get_latest_active_customer_for_user(cls, subscriber: Any) -> StripeCustomer | None:
         """The subscriber's newest active customer created at Stripe, or ``None``.  Reads only the database."""
-        from ..state import get_state
-
         query = (
             sa.select(cls)
             .where(
@@ -81,3 +79,16 @@ class StripeCustomer(SubscriberMixin, StripeObjectMixin, Base):
             .limit(1)
         )
         return get_state().db.session.scalars(query).first()
+
+
+@dataclass(frozen=True)
+class CustomerVerbs:
+    """The customers domain's functions behind :class:`StripeCustomer`'s verbs."""
+
+    create: Callable[[Any, str], StripeCustomer]
+    refresh: Callable[[StripeCustomer], StripeCustomer]
+    add_new_source: Callable[[StripeCustomer, str], StripeCustomer]
+
+
+#: Plugged by the extension at ``init_app`` (see :mod:`flask_stripe_billing.models.ports`).
+CUSTOMER_VERBS: VerbsPort[CustomerVerbs] = VerbsPort("StripeCustomer")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import TABLE_PREFIX, Base, JSONType, StripeObjectMixin
+from .ports import VerbsPort
 
 
 class PlanInterval(enum.StrEnum):
@@ -52,10 +55,20 @@ class StripeSubscriptionPlan(StripeObjectMixin, Base):
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(255), default=None)
 
     def create_at_stripe(self) -> dict[str, Any]:
-        """Create this plan and its product at Stripe; return Stripe's plan (see :func:`.plans.create_plan`).
+        """Create this plan and its product at Stripe; return Stripe's plan (see
+        :func:`flask_stripe_billing.plans.create_plan`).
 
         Calls Stripe.  A second call is refused with :class:`~flask_stripe_billing.errors.PlanError`.
         """
-        from ..plans import create_plan
+        return PLAN_VERBS().create(self)
 
-        return create_plan(self)
+
+@dataclass(frozen=True)
+class PlanVerbs:
+    """The plans domain's functions behind :class:`StripeSubscriptionPlan`'s verbs."""
+
+    create: Callable[[StripeSubscriptionPlan], dict[str, Any]]
+
+
+#: Plugged by the extension at ``init_app`` (see :mod:`flask_stripe_billing.models.ports`).
+PLAN_VERBS: VerbsPort[PlanVerbs] = VerbsPort("StripeSubscriptionPlan")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,6 +15,7 @@ from .base import TABLE_PREFIX, Base, JSONType, StripeObjectMixin, SubscriberMix
 from .coupon import StripeCoupon
 from .customer import StripeCustomer
 from .plan import StripeSubscriptionPlan
+from .ports import VerbsPort
 
 
 class SubscriptionStatus(enum.StrEnum):
@@ -117,52 +120,56 @@ class StripeSubscription(SubscriberMixin, StripeObjectMixin, Base):
             return self.on_grace_period(now)
         return self.is_live
 
-    # -- verbs: each calls Stripe (see flask_stripe_billing.subscriptions) --------------------------------------
+    # -- verbs: each calls Stripe (see flask_stripe_billing.subscriptions.verbs) --------------------------------------
 
     def create_at_stripe(self) -> dict[str, Any]:
         """Create the subscription at Stripe; return Stripe's subscription, discounts included.
 
-        Calls Stripe.  See :func:`flask_stripe_billing.subscriptions.create_subscription`.
+        Calls Stripe.  See :func:`flask_stripe_billing.subscriptions.verbs.create_subscription`.
         """
-        from ..subscriptions import create_subscription
-
-        return create_subscription(self)
+        return SUBSCRIPTION_VERBS().create(self)
 
     def refresh_from_stripe(self) -> StripeSubscription:
         """Re-read the subscription from Stripe and store it.  Calls Stripe."""
-        from ..subscriptions import refresh_subscription
-
-        return refresh_subscription(self)
+        return SUBSCRIPTION_VERBS().refresh(self)
 
     def cancel(self, at_period_end: bool | None = None) -> StripeSubscription:
         """Cancel at Stripe, now or at period end (``None``: follow ``STRIPE_PRORATION_POLICY``).  Calls Stripe.
 
-        See :func:`flask_stripe_billing.subscriptions.cancel_subscription`.
+        See :func:`flask_stripe_billing.subscriptions.verbs.cancel_subscription`.
         """
-        from ..subscriptions import cancel_subscription
-
-        return cancel_subscription(self, at_period_end=at_period_end)
+        return SUBSCRIPTION_VERBS().cancel(self, at_period_end)
 
     def change_plan(self, plan: StripeSubscriptionPlan) -> StripeSubscription:
         """Switch to *plan* at once, prorated or not per ``STRIPE_PRORATION_POLICY``.  Calls Stripe."""
-        from ..subscriptions import change_plan
-
-        return change_plan(self, plan)
+        return SUBSCRIPTION_VERBS().change_plan(self, plan)
 
     @classmethod
     def get_subscriptions_for_cancel(cls) -> list[StripeSubscription]:
         """Subscriptions past their ``end_date`` and still running (active, trialing, past due).  Reads only
         the database."""
-        from ..subscription_expiry import get_subscriptions_for_cancel
-
-        return get_subscriptions_for_cancel()
+        return SUBSCRIPTION_VERBS().due_for_cancel()
 
     @classmethod
     def end_subscriptions(cls, at_period_end: bool = True) -> Any:
         """Cancel every subscription of :meth:`get_subscriptions_for_cancel` at Stripe.  Calls Stripe.
 
-        Returns an :class:`~flask_stripe_billing.subscription_expiry.EndSummary`.
+        Returns an :class:`~flask_stripe_billing.subscriptions.expiry.EndSummary`.
         """
-        from ..subscription_expiry import end_subscriptions
+        return SUBSCRIPTION_VERBS().end_due(at_period_end)
 
-        return end_subscriptions(at_period_end=at_period_end)
+
+@dataclass(frozen=True)
+class SubscriptionVerbs:
+    """The subscriptions domain's functions behind :class:`StripeSubscription`'s verbs."""
+
+    create: Callable[[StripeSubscription], dict[str, Any]]
+    refresh: Callable[[StripeSubscription], StripeSubscription]
+    cancel: Callable[[StripeSubscription, bool | None], StripeSubscription]
+    change_plan: Callable[[StripeSubscription, StripeSubscriptionPlan], StripeSubscription]
+    due_for_cancel: Callable[[], list[StripeSubscription]]
+    end_due: Callable[[bool], Any]
+
+
+#: Plugged by the extension at ``init_app`` (see :mod:`flask_stripe_billing.models.ports`).
+SUBSCRIPTION_VERBS: VerbsPort[SubscriptionVerbs] = VerbsPort("StripeSubscription")

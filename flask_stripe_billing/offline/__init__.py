@@ -36,11 +36,9 @@ from types import TracebackType
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from ..config_keys import OFFLINE_API_KEY as OFFLINE_API_KEY
+from ..config_keys import OFFLINE_PUBLISHABLE_KEY as OFFLINE_PUBLISHABLE_KEY
 from .server import UNREADABLE_STORE_STATUS
-
-#: Any secret key works with localstripe; this one is obviously not real.
-OFFLINE_API_KEY = "sk_test_offline"
-OFFLINE_PUBLISHABLE_KEY = "pk_test_offline"
 
 
 def free_port() -> int:

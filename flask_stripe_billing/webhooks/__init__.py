@@ -1,6 +1,5 @@
 """Webhooks: verify the signature over the raw body, store the event once, dispatch it to handlers."""
 
-from . import handlers as _builtin_handlers  # noqa: F401 - registers the built-in handlers
 from .dispatch import process_webhook
 from .registry import handles
 from .verify import SignatureError, WebhookNotConfiguredError, sign_payload, verify_signature

@@ -6,7 +6,7 @@ signal is queued on the database session and sent by a :data:`~flask_stripe_bill
 receiver, which the dispatcher fires only after its commit.  If processing fails, the dispatcher rolls back and
 never sends ``webhook_post_parse``; the queue is then dropped when the next event starts
 (:data:`~flask_stripe_billing.signals.webhook_pre_parse`), so a failed event's signals are never sent.
-Each queued signal is sent with :func:`~flask_stripe_billing.signals.send_committed`: a receiver that raises
+Each queued signal is sent with :func:`~flask_stripe_billing.core.notify.send_committed`: a receiver that raises
 is logged and does not keep the others, nor the signals queued after it, from being sent.
 """
 
@@ -16,8 +16,9 @@ from typing import Any
 
 from blinker import Signal
 
-from ..signals import send_committed, webhook_post_parse, webhook_pre_parse
-from ..state import get_state
+from ..core.notify import send_committed
+from ..core.state import get_state
+from ..signals import webhook_post_parse, webhook_pre_parse
 
 #: The key of the queue in ``db.session.info`` (one queue per session, so per thread or task).
 QUEUE_KEY = "stripe_billing_deferred_signals"

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 
+from ..core.notify import send_committed
+from ..core.state import get_state
 from ..models import StripeWebhook, WebhookStatus, utcnow
-from ..signals import send_committed, webhook_post_parse, webhook_pre_parse
-from ..state import get_state
+from ..signals import webhook_post_parse, webhook_pre_parse
+from .handlers import BUILTIN_HANDLERS
 from .registry import handlers_for
 
 logger = logging.getLogger(__name__)
@@ -31,7 +33,7 @@ def process_webhook(webhook_id: str, *, force: bool = False) -> bool:
     are rolled back and the event is marked failed with the error and the attempt count, for
     ``flask stripe replay-webhooks``.  Once committed, the event stays processed: a ``webhook_post_parse``
     receiver (or one of a signal the handlers queued) that raises is logged and reported by
-    :func:`~flask_stripe_billing.signals.send_committed`, and the handlers are not run again.
+    :func:`~flask_stripe_billing.core.notify.send_committed`, and the handlers are not run again.
     """
     session = get_state().db.session
     webhook = session.get(StripeWebhook, webhook_id)
@@ -47,7 +49,8 @@ def process_webhook(webhook_id: str, *, force: bool = False) -> bool:
         webhook_pre_parse.send(
             StripeWebhook, instance=webhook, event_type=event_type, event_model=model, event_action=action
         )
-        for handler in handlers_for(webhook.type):
+        builtin = BUILTIN_HANDLERS.get(webhook.type)
+        for handler in [*([builtin] if builtin else []), *handlers_for(webhook.type)]:
             handler(webhook)
         webhook.status = WebhookStatus.PROCESSED
         webhook.attempts += 1

@@ -8,8 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..core.state import get_state
 from ..models import StripeWebhook, utcnow
-from ..state import get_state
 from .dispatch import process_webhook
 from .store import event_fields, store_event
 

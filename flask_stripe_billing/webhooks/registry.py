@@ -1,4 +1,4 @@
-"""The registry from event type to handler functions.
+"""The handlers an application adds for event types (the built-in ones are in :mod:`.handlers`).
 
 A handler receives the stored :class:`~flask_stripe_billing.models.StripeWebhook` and changes rows in the
 session without committing; the dispatcher commits once all handlers for the event have run.

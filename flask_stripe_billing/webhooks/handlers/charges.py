@@ -1,10 +1,11 @@
 """Built-in handlers for charge events: PaymentIntent outcomes, refunds and disputes.
 
 * ``payment_intent.*`` (``succeeded``, ``payment_failed``, ``requires_action``, ``canceled``, ``processing``)
-  carries the whole PaymentIntent; it is applied with :func:`~flask_stripe_billing.charge_outcomes.apply_payment_intent`
-  (the function the verbs use) unless the row holds newer data.  The row is found by the PaymentIntent's id,
-  or — for a success whose answer our request never received (a charge left ``unknown`` or ``in_flight``) — by
-  the ``charge_id`` we put in its metadata.  This is how a customer's 3-D Secure confirmation reaches the row.
+  carries the whole PaymentIntent; it is applied with
+  :func:`~flask_stripe_billing.charges.from_stripe.apply_payment_intent` (the function the verbs use) unless the row
+  holds newer data.  The row is found by the PaymentIntent's id, or — for a success whose answer our request never
+  received (a charge left ``unknown`` or ``in_flight``) — by the ``charge_id`` we put in its metadata.  This is how a
+  customer's 3-D Secure confirmation reaches the row.
 * ``charge.refunded`` carries the charge: its ``amount_refunded`` (Dashboard refunds included) is taken, and,
   when the event lists the refunds (older API versions), each one we did not make becomes a ``StripeRefund``.
 * ``charge.dispute.created`` marks the charge disputed, with the dispute's reason.
@@ -20,17 +21,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ... import charge_outcomes
+from ...charges import from_stripe as charge_outcomes
+from ...charges.intents import is_intent_for
+from ...core.shapes import expandable_id, list_data
+from ...core.state import get_state
 from ...models import ChargeStatus, RefundStatus, StripeCharge, StripeRefund, StripeWebhook
-from ...payment_intents import is_intent_for
-from ...shapes import expandable_id, list_data
+from ...models.freshness import is_older, remember
+from ...models.locks import find_locked
 from ...signals import stripe_charge_refunded
-from ...state import get_state
-from ...sync import is_older, remember
 from ..deferred import send_after_commit
 from ..events import event_object, event_time
-from ..registry import handles
-from .rows import find_locked
 
 PAYMENT_INTENT_EVENTS = (
     "payment_intent.succeeded",
@@ -41,7 +41,6 @@ PAYMENT_INTENT_EVENTS = (
 )
 
 
-@handles(*PAYMENT_INTENT_EVENTS)
 def payment_intent_changed(webhook: StripeWebhook) -> None:
     """Apply the PaymentIntent of the event to its charge, unless the charge holds newer data."""
     intent = event_object(webhook)
@@ -57,7 +56,6 @@ def payment_intent_changed(webhook: StripeWebhook) -> None:
         send_after_commit(pending[0], StripeCharge, **pending[1])
 
 
-@handles("charge.refunded")
 def charge_refunded(webhook: StripeWebhook) -> None:
     """Take Stripe's refunded amount, and record refunds made elsewhere (the Dashboard)."""
     data = event_object(webhook)
@@ -70,7 +68,6 @@ def charge_refunded(webhook: StripeWebhook) -> None:
             _record_refund(webhook, charge, item)
 
 
-@handles("charge.dispute.created")
 def charge_disputed(webhook: StripeWebhook) -> None:
     """Mark the disputed charge, with the dispute's reason."""
     dispute = event_object(webhook)

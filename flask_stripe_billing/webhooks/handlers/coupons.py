@@ -10,17 +10,16 @@ nothing new.
 
 from __future__ import annotations
 
-from ...coupons import apply_stripe_coupon, live_coupons, new_coupon_from_stripe
+from ...core.shapes import expandable_id
+from ...coupons.from_stripe import apply_stripe_coupon, new_coupon_from_stripe
+from ...coupons.lookup import live_coupons
 from ...models import StripeCoupon, StripeWebhook
-from ...shapes import expandable_id
+from ...models.locks import find_locked
 from ...signals import coupon_synced
 from ..deferred import send_after_commit
 from ..events import event_object, event_time
-from ..registry import handles
-from .rows import find_locked
 
 
-@handles("coupon.created", "coupon.updated")
 def coupon_changed(webhook: StripeWebhook) -> None:
     """Apply the coupon the event carries, or add it when it was made elsewhere."""
     data = event_object(webhook)
@@ -35,7 +34,6 @@ def coupon_changed(webhook: StripeWebhook) -> None:
         send_after_commit(coupon_synced, StripeCoupon, instance=coupon, action="updated")
 
 
-@handles("coupon.deleted")
 def coupon_deleted(webhook: StripeWebhook) -> None:
     """Mark the live coupon with that id deleted."""
     coupon = _live(expandable_id(event_object(webhook).get("id")))

@@ -3,16 +3,16 @@
 Three kinds of event, three ways of applying them:
 
 * ``customer.updated`` carries the whole customer.  It is applied with
-  :func:`~flask_stripe_billing.customers.apply_stripe_customer` unless the row already holds newer data
-  (:func:`~flask_stripe_billing.sync.is_older`: the event's ``created`` against the row's ``stripe_synced_at``).
-  Old API versions include the card list (``sources``) and it replaces ours; current ones leave it out unless
-  expanded, and then only the default card is taken and our cards are kept.  The payload is re-read from
+  :func:`~flask_stripe_billing.customers.from_stripe.apply_stripe_customer` unless the row already holds newer data
+  (:func:`~flask_stripe_billing.models.freshness.is_older`: the event's ``created`` against the row's
+  ``stripe_synced_at``). Old API versions include the card list (``sources``) and it replaces ours; current ones leave
+  it out unless expanded, and then only the default card is taken and our cards are kept.  The payload is re-read from
   Stripe instead when it cannot be complete: the card list has more pages (``has_more``), or the default card
   is one we have no summary of (its brand and last four digits are not in the event).
 * ``customer.source.*`` and ``payment_method.*`` carry one card, not the customer.  Patching our card list
   from them would have to order each card's events on its own, and a late, older ``customer.updated`` (which
   does carry a card list in old versions) would undo the patch; so the customer is re-read from Stripe, and
-  the result, current as of the read (:func:`~flask_stripe_billing.sync.fetched_now`), replaces the row's
+  the result, current as of the read (:func:`~flask_stripe_billing.models.freshness.fetched_now`), replaces the row's
   cards.  A late, older ``customer.updated`` then finds a newer row and changes nothing.  The re-read is done
   whatever the card event's age: a newer ``customer.updated`` without a card list may have been applied
   before it, and the read is never older than the row.  ``payment_method.detached`` names its former
@@ -43,14 +43,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ...customers import apply_stripe_customer, default_source_id, read_customer, summarize_sources
+from ...core.shapes import expandable_id
+from ...core.state import get_state
+from ...customers.from_stripe import apply_stripe_customer, default_source_id, read_customer, summarize_sources
 from ...models import StripeCustomer, StripeWebhook
-from ...shapes import expandable_id
-from ...state import get_state
-from ...sync import fetched_now, is_older
+from ...models.freshness import fetched_now, is_older
+from ...models.locks import find, lock
 from ..events import event_object, event_time, previous_attributes
-from ..registry import handles
-from .rows import find, lock
 
 #: Events whose object is one card (a card source or a payment method) of a customer.
 CARD_EVENTS = (
@@ -65,7 +64,6 @@ CARD_EVENTS = (
 )
 
 
-@handles("customer.updated")
 def customer_updated(webhook: StripeWebhook) -> None:
     """Apply the customer in the event, unless the row holds newer data; re-read it if the event is partial."""
     data = event_object(webhook)
@@ -79,7 +77,6 @@ def customer_updated(webhook: StripeWebhook) -> None:
         _store(found, data, seen_at)
 
 
-@handles("customer.deleted")
 def customer_deleted(webhook: StripeWebhook) -> None:
     """Mark the customer's row inactive: a deleted customer cannot be charged, and is never undeleted."""
     stripe_customer_id = _customer_id(event_object(webhook))
@@ -91,7 +88,6 @@ def customer_deleted(webhook: StripeWebhook) -> None:
         )
 
 
-@handles(*CARD_EVENTS)
 def card_changed(webhook: StripeWebhook) -> None:
     """A card was added, changed, removed or is expiring: re-read its customer's cards from Stripe."""
     data = event_object(webhook)

@@ -1,7 +1,7 @@
 """Built-in handlers for subscription events: keep ``StripeSubscription`` rows current.
 
 * ``customer.subscription.created`` / ``updated`` / ``deleted`` / ``trial_will_end`` carry the whole
-  subscription.  It is applied with :func:`~flask_stripe_billing.subscription_sync.apply_stripe_subscription`
+  subscription.  It is applied with :func:`~flask_stripe_billing.subscriptions.from_stripe.apply_stripe_subscription`
   unless the row already holds newer data (the event's ``created`` against the row's ``stripe_synced_at``).
 * ``invoice.paid`` and ``invoice.payment_failed`` carry an invoice, not the subscription, whose status the
   payment may have changed (``past_due``, back to ``active``): the subscription is re-read from Stripe.  The
@@ -21,15 +21,14 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from ...core.shapes import expandable_id
+from ...core.state import get_state
 from ...models import StripeSubscription, StripeWebhook
-from ...shapes import expandable_id
-from ...state import get_state
-from ...subscription_sync import apply_with_signals
-from ...sync import fetched_now
+from ...models.freshness import fetched_now
+from ...models.locks import find, find_locked, lock
+from ...subscriptions.from_stripe import apply_with_signals
 from ..deferred import send_after_commit
 from ..events import event_object, event_time
-from ..registry import handles
-from .rows import find, find_locked, lock
 
 SUBSCRIPTION_EVENTS = (
     "customer.subscription.created",
@@ -39,7 +38,6 @@ SUBSCRIPTION_EVENTS = (
 )
 
 
-@handles(*SUBSCRIPTION_EVENTS)
 def subscription_changed(webhook: StripeWebhook) -> None:
     """Apply the subscription the event carries, unless the row is newer."""
     data = event_object(webhook)
@@ -50,7 +48,6 @@ def subscription_changed(webhook: StripeWebhook) -> None:
         _store(subscription, data, event_time(webhook))
 
 
-@handles("invoice.paid", "invoice.payment_failed")
 def invoice_settled(webhook: StripeWebhook) -> None:
     """A subscription's invoice was paid or failed: re-read the subscription, whose status may have changed."""
     found = find(StripeSubscription, stripe_subscription_id=invoice_subscription_id(event_object(webhook)))

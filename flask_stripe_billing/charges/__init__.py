@@ -1,0 +1,118 @@
+"""Charges and refunds: one-off payments that are never made twice.
+
+Read in protocol order: :mod:`.checks` (is the row chargeable?) -> :mod:`.claims` (``pending`` -> ``in_flight``,
+the idempotency key committed first) -> :mod:`.send` (one PaymentIntent request, :mod:`.intents` for its
+parameters and lookups) -> :mod:`.from_stripe` (Stripe's answer -> row) -> :mod:`.refunds` -> :mod:`.runner`
+(``flask stripe charge``: many charges, overlap-safe).
+"""
+
+from .checks import (
+    MAX_AMOUNT,
+    SUPPORTED_CURRENCIES,
+    check_charge_input,
+    check_chargeable,
+    check_idempotency_key,
+    check_statement_descriptor,
+    is_whole_number,
+)
+from .claims import (
+    CLAIM_LEASE,
+    REFUND_LEASE,
+    claim,
+    claim_is_live,
+    claim_refunds,
+    finish,
+    give_back,
+    release,
+    release_refunds,
+    store_new_key,
+)
+from .from_stripe import (
+    apply_card_error,
+    apply_payment_intent,
+    apply_refunded,
+    card_error_from_row,
+    confirm_url_for,
+    latest_charge,
+    needs_authentication,
+    record_failure,
+    send_signals,
+    signal_for,
+)
+from .intents import (
+    KEY_REPLAY_WINDOW,
+    fetch_payment_intent,
+    find_payment_intent,
+    is_intent_for,
+    key_may_be_forgotten,
+    payment_intent_params,
+)
+from .refunds import MADE, REFUND_REASONS, REFUND_WAIT, RefundClaim, refund, settle_refunds
+from .runner import (
+    MAX_DEFAULT_WORKERS,
+    RATE_LIMIT_RETRIES,
+    UNKNOWN_RETRIES,
+    ChargeRunSummary,
+    chargeable,
+    claim_batch,
+    default_workers,
+    run_charges,
+    runner_name,
+)
+from .send import charge, customer_for, record_no_customer, send_claimed, sync_charge
+
+__all__ = [
+    "CLAIM_LEASE",
+    "KEY_REPLAY_WINDOW",
+    "MADE",
+    "MAX_AMOUNT",
+    "MAX_DEFAULT_WORKERS",
+    "RATE_LIMIT_RETRIES",
+    "REFUND_LEASE",
+    "REFUND_REASONS",
+    "REFUND_WAIT",
+    "SUPPORTED_CURRENCIES",
+    "UNKNOWN_RETRIES",
+    "ChargeRunSummary",
+    "RefundClaim",
+    "apply_card_error",
+    "apply_payment_intent",
+    "apply_refunded",
+    "card_error_from_row",
+    "charge",
+    "chargeable",
+    "check_charge_input",
+    "check_chargeable",
+    "check_idempotency_key",
+    "check_statement_descriptor",
+    "claim",
+    "claim_batch",
+    "claim_is_live",
+    "claim_refunds",
+    "confirm_url_for",
+    "customer_for",
+    "default_workers",
+    "fetch_payment_intent",
+    "find_payment_intent",
+    "finish",
+    "give_back",
+    "is_intent_for",
+    "is_whole_number",
+    "key_may_be_forgotten",
+    "latest_charge",
+    "needs_authentication",
+    "payment_intent_params",
+    "record_failure",
+    "record_no_customer",
+    "refund",
+    "release",
+    "release_refunds",
+    "run_charges",
+    "runner_name",
+    "send_claimed",
+    "send_signals",
+    "settle_refunds",
+    "signal_for",
+    "store_new_key",
+    "sync_charge",
+]
