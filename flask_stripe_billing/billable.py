@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import subscriptions
+from . import charges, subscriptions
+from .models import StripeCustomer
 
 if TYPE_CHECKING:
     from .models import StripeCharge, StripeCoupon, StripeCustomer, StripeSubscription, StripeSubscriptionPlan
@@ -52,8 +53,6 @@ class BillableMixin:
     @property
     def stripe_customer(self) -> StripeCustomer | None:
         """The newest active Stripe customer (with the cards).  Reads only the database."""
-        from .models import StripeCustomer
-
         return StripeCustomer.get_latest_active_customer_for_user(self)
 
     def subscribe(
@@ -66,33 +65,31 @@ class BillableMixin:
         """
         return subscriptions.subscribe(self, plan, coupon, **options)
 
-    def charge(self, amount: int, **options: Any) -> StripeCharge:
+    def charge(
+        self,
+        amount: int,
+        *,
+        currency: str | None = None,
+        description: str | None = None,
+        comment: str | None = None,
+        statement_descriptor: str | None = None,
+        source_type: str | None = None,
+        source_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> StripeCharge:
         """Charge *amount* (minor units) to the default card now.  **Calls Stripe.**
 
-        Stores a ``StripeCharge`` (``currency`` defaults to ``STRIPE_DEFAULT_CURRENCY``; ``description``,
-        ``comment``, ``statement_descriptor``, ``source_type``, ``source_id`` are accepted) and charges it
-        through :func:`flask_stripe_billing.charges.send.charge`, which documents the outcomes and errors
-        (a decline, authentication required, no customer...).
+        See :func:`flask_stripe_billing.charges.send.charge_subscriber` for the arguments, the outcomes and the
+        errors (a decline, authentication required, no customer...).
         """
-        from . import errors
-        from .charges.checks import check_charge_input
-        from .charges.send import charge as send_charge
-        from .core.state import get_state
-        from .models import StripeCharge
-
-        state = get_state()
-        customer = self.stripe_customer
-        # Checked before the row is stored: a refused call must not leave a pending charge for cron to take.
-        if customer is None or not customer.default_source:
-            raise errors.NoCustomerError(f"{self!r} has no active Stripe customer with a default card.")
-        row = StripeCharge(
-            amount=amount,
-            currency=options.pop("currency", None) or state.config.default_currency,
-            customer_id=customer.id,
-            **options,
+        return charges.charge_subscriber(
+            self,
+            amount,
+            currency=currency,
+            description=description,
+            comment=comment,
+            statement_descriptor=statement_descriptor,
+            source_type=source_type,
+            source_id=source_id,
+            idempotency_key=idempotency_key,
         )
-        check_charge_input(row)
-        row.subscriber = self
-        state.db.session.add(row)
-        state.db.session.commit()
-        return send_charge(row)

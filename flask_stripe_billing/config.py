@@ -30,6 +30,7 @@ from .config_keys import (
     is_local_url,
 )
 from .errors import ConfigurationError
+from .money import is_currency
 
 #: Stripe's default API host, used when ``STRIPE_API_BASE`` is not set.
 DEFAULT_API_BASE = "https://api.stripe.com"
@@ -69,8 +70,6 @@ OTHER_KEYS = ("ENV_PREFIX",)
 
 #: ``STRIPE_*`` keys that are accepted as another name for a documented key.
 ALIASES = {"STRIPE_USER_MODEL": "STRIPE_SUBSCRIBER_MODEL"}
-
-_CURRENCY_RE = re.compile(r"^[a-z]{3}$")
 
 
 @dataclass(frozen=True)
@@ -290,9 +289,10 @@ def _strings(key: str, value: Any) -> tuple[str, ...]:
 
 
 def _currency(value: Any) -> str:
-    if not isinstance(value, str) or not _CURRENCY_RE.match(value.lower()):
+    if not isinstance(value, str) or not is_currency(value.lower()):
         raise ConfigurationError(
-            "STRIPE_DEFAULT_CURRENCY", f"{value!r} must be a three-letter ISO currency code such as 'usd'."
+            "STRIPE_DEFAULT_CURRENCY",
+            f"{value!r} must be a currency Stripe supports, as its three-letter ISO code such as 'usd'.",
         )
     return value.lower()
 

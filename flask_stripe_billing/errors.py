@@ -175,3 +175,32 @@ class CouponError(BillingError, ValueError):
     does not let one change after creation (only ``name`` and ``metadata`` can change).  Raised before any
     Stripe request, with nothing changed.
     """
+
+
+class CustomerError(BillingError, ValueError):
+    """A customer verb cannot be carried out: a customer not created at Stripe, a card that is not this
+    customer's.  Raised before any Stripe request, with nothing changed."""
+
+
+class SignatureError(BillingError):
+    """The request is not a correctly signed, recent event from Stripe.  Answer 400 and store nothing."""
+
+
+class WebhookNotConfiguredError(SignatureError):
+    """No ``STRIPE_WEBHOOK_ENDPOINT_SECRET`` is set, so no event can be trusted."""
+
+
+class MalformedEventError(BillingError, ValueError):
+    """The verified body is not a Stripe event that can be stored: answer 400 and store nothing."""
+
+
+class BadRequest(BillingError):
+    """A malformed request body sent to the JSON API; ``errors`` maps each field to its problem."""
+
+    def __init__(self, field_errors: dict[str, str]) -> None:
+        super().__init__(field_errors)
+        self.errors = field_errors
+
+
+class VerbsNotPluggedError(BillingError):
+    """A model verb was called in a process where no application has called ``StripeBilling.init_app``."""

@@ -24,6 +24,7 @@ from .models.keys import stored_key_factory
 from .models.plan import PLAN_VERBS, PlanVerbs
 from .models.subscription import SUBSCRIPTION_VERBS, SubscriptionVerbs
 from .web.blueprint import create_blueprint
+from .web.gate import require_subscription
 from .web.webhook import add_webhook_route
 
 if TYPE_CHECKING:
@@ -137,8 +138,6 @@ class StripeBilling:
         See :func:`flask_stripe_billing.web.gate.require_subscription` (exemptions, the policy for past-due,
         canceling and incomplete subscriptions).  Call it before registering a blueprint.
         """
-        from .web.gate import require_subscription
-
         require_subscription(app_or_blueprint, allow_past_due=allow_past_due)
 
     @property
@@ -184,7 +183,7 @@ def plug_model_verbs() -> None:
             end_due=subscriptions.end_subscriptions,
         )
     )
-    CHARGE_VERBS.plug(ChargeVerbs(charge=charges.charge, refund=charges.refund, refresh=charges.sync_charge))
+    CHARGE_VERBS.plug(ChargeVerbs(charge=charges.charge, refund=charges.refund, refresh=charges.refresh_charge))
 
 
 class RefusedConfiguration:

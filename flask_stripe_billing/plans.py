@@ -9,7 +9,6 @@ creating a second product or plan.
 
 from __future__ import annotations
 
-import re
 import secrets
 from typing import Any
 
@@ -17,14 +16,13 @@ from . import errors
 from .core.state import get_state
 from .models import freshness
 from .models.plan import PlanInterval, StripeSubscriptionPlan
+from .money import is_currency, is_positive_amount
 
 #: The longest billing interval Stripe allows, per interval: three years (``interval_count`` of a plan).
 MAX_INTERVAL_COUNT = {PlanInterval.DAY: 3 * 365, PlanInterval.WEEK: 156, PlanInterval.MONTH: 36, PlanInterval.YEAR: 3}
 
 #: The longest trial Stripe allows on a plan, in days.
 MAX_TRIAL_PERIOD_DAYS = 730
-
-_CURRENCY = re.compile(r"^[a-z]{3}$")
 
 
 def validate_plan(plan: StripeSubscriptionPlan) -> None:
@@ -36,11 +34,11 @@ def validate_plan(plan: StripeSubscriptionPlan) -> None:
     """
     if not plan.name or not str(plan.name).strip():
         raise errors.PlanError("A plan needs a name (shown to customers on invoices).")
-    if isinstance(plan.amount, bool) or not isinstance(plan.amount, int) or plan.amount <= 0:
+    if not is_positive_amount(plan.amount):
         raise errors.PlanError(f"amount must be a positive integer in minor units (cents), not {plan.amount!r}.")
-    if not isinstance(plan.currency, str) or not _CURRENCY.match(plan.currency):
+    if not is_currency(plan.currency):
         raise errors.PlanError(
-            f"currency must be a three-letter lowercase ISO code such as 'usd', not {plan.currency!r}."
+            f"currency must be a currency Stripe supports, in lowercase such as 'usd', not {plan.currency!r}."
         )
     try:
         interval = PlanInterval(plan.interval)

@@ -15,7 +15,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_stripe_billing import errors, signals
 from flask_stripe_billing.charges.refunds import refund
 from flask_stripe_billing.charges.send import charge as charge_verb
-from flask_stripe_billing.charges.send import sync_charge
+from flask_stripe_billing.charges.send import refresh_charge
 from flask_stripe_billing.core.state import get_state
 from flask_stripe_billing.customers.verbs import create_customer
 from flask_stripe_billing.models import ChargeStatus, RefundStatus, StripeCharge, StripeCustomer, StripeRefund
@@ -187,7 +187,7 @@ def test_authentication_required_keeps_the_client_secret_and_raises(
         headers={"Authorization": f"Bearer {OFFLINE_API_KEY}"},
     )
     urllib.request.urlopen(request, timeout=5).close()  # noqa: S310
-    sync_charge(row)
+    refresh_charge(row)
 
     assert row.status == ChargeStatus.SUCCEEDED
     assert row.is_charged

@@ -214,7 +214,7 @@ def test_real_flask_help_and_errors_without_an_api_key() -> None:
         (["purge-idempotency-keys"], "Deleted 0 idempotency key record(s)"),
         (["refresh-customers"], "Refreshed 0 customer(s)"),
         (["end-subscriptions"], "Ended 0 of 0 subscription(s) at period end; 0 failed."),
-        (["refresh-coupons"], "Coupons: 0 created, 0 updated, 0 deleted, 0 unchanged."),
+        (["refresh-coupons"], "Coupons: 0 created, 0 updated, 0 deleted, 0 unchanged; 0 failed."),
         (["replay-webhooks"], "Replayed 0 event(s): 0 processed, 0 failed."),
         (["check-pending-webhooks", "--site", "shop.example.com"], "0 pending event(s) for shop.example.com."),
         (["charge", "--dry-run"], "Would charge 0 charge(s)."),

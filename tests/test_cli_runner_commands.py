@@ -66,7 +66,7 @@ def test_refresh_coupons(bare_app: Flask) -> None:
         )
     result = run(bare_app, "refresh-coupons")
     assert result.exit_code == 0, result.output
-    assert "Coupons: 1 created, 0 updated, 0 deleted, 0 unchanged." in result.output
+    assert "Coupons: 1 created, 0 updated, 0 deleted, 0 unchanged; 0 failed." in result.output
 
 
 def test_replay_webhooks(bare_app: Flask) -> None:

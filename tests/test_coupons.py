@@ -211,7 +211,7 @@ def test_refresh_coupons_reconciles_past_one_page(
     synced.clear()
     result = app.test_cli_runner().invoke(args=["stripe", "refresh-coupons"])
     assert result.exit_code == 0, result.output
-    assert "Coupons: 105 created, 1 updated, 1 deleted, 1 unchanged." in result.output
+    assert "Coupons: 105 created, 1 updated, 1 deleted, 1 unchanged; 0 failed." in result.output
     db.session.expire_all()
     assert gone.is_deleted
     assert not kept.is_deleted
@@ -230,7 +230,7 @@ def test_refresh_coupons_reconciles_past_one_page(
     assert dash.currency == "usd"
     assert dash.is_created_at_stripe
     result = app.test_cli_runner().invoke(args=["stripe", "refresh-coupons"])
-    assert "Coupons: 0 created, 0 updated, 0 deleted, 107 unchanged." in result.output
+    assert "Coupons: 0 created, 0 updated, 0 deleted, 107 unchanged; 0 failed." in result.output
 
 
 # --- webhooks -----------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from flask_sqlalchemy import SQLAlchemy
 
 from flask_stripe_billing import charges, plans
-from flask_stripe_billing.charges.send import refunds
+from flask_stripe_billing.charges import refunds
 from flask_stripe_billing.core.state import get_state
 from flask_stripe_billing.models import (
     ChargeStatus,

@@ -8,25 +8,11 @@ adds the state of the row, for :func:`~flask_stripe_billing.charges.send.charge`
 from __future__ import annotations
 
 import re
-from typing import Any, TypeGuard
 
 from .. import errors
 from ..models.charge import ChargeStatus, StripeCharge
+from ..money import MAX_AMOUNT, is_currency, is_whole_number
 from .claims import claim_is_live
-
-#: Stripe's largest amount for one charge, in minor units (eight digits).
-MAX_AMOUNT = 99_999_999
-
-#: Currencies Stripe can charge in (https://docs.stripe.com/currencies), lowercase as the API wants them.
-_CURRENCY_CODES = (
-    "aed afn all amd ang aoa ars aud awg azn bam bbd bdt bgn bhd bif bmd bnd bob brl bsd bwp byn bzd cad cdf "
-    "chf clp cny cop crc cve czk djf dkk dop dzd egp etb eur fjd fkp gbp gel gip gmd gnf gtq gyd hkd hnl htg "
-    "huf idr ils inr isk jmd jod jpy kes kgs khr kmf krw kwd kyd kzt lak lbp lkr lrd lsl mad mdl mga mkd mmk "
-    "mnt mop mur mvr mwk mxn myr mzn nad ngn nio nok npr nzd omr pab pen pgk php pkr pln pyg qar ron rsd rub "
-    "rwf sar sbd scr sek sgd shp sle sos srd std szl thb tjs tnd top try ttd twd tzs uah ugx usd uyu uzs vnd "
-    "vuv wst xaf xcd xof xpf yer zar zmw"
-)
-SUPPORTED_CURRENCIES = frozenset(_CURRENCY_CODES.split())
 
 #: What Stripe forbids in a statement descriptor, besides being longer than 22 characters or lacking a letter.
 _DESCRIPTOR_FORBIDDEN = re.compile(r"[<>\\'\"*]|[^\x20-\x7e]")
@@ -46,7 +32,7 @@ def check_chargeable(charge: StripeCharge) -> None:
     if charge.status == ChargeStatus.REQUIRES_ACTION:
         raise errors.ChargeStateError(
             f"Charge {charge.id} waits for the customer to authenticate the payment; send them to its "
-            f"confirmation page, or call sync_charge() once they have."
+            f"confirmation page, or call refresh_charge() once they have."
         )
     if charge.status == ChargeStatus.IN_FLIGHT and claim_is_live(charge):
         raise errors.ChargeStateError(f"Charge {charge.id} is being charged by {charge.claimed_by or 'another run'}.")
@@ -61,7 +47,7 @@ def check_charge_input(charge: StripeCharge) -> None:
             f"not {amount!r}."
         )
     currency = charge.currency
-    if not isinstance(currency, str) or currency.lower() not in SUPPORTED_CURRENCIES:
+    if not isinstance(currency, str) or not is_currency(currency.lower()):
         raise errors.ChargeStateError(f"Charge {charge.id}: {currency!r} is not a currency Stripe supports.")
     check_statement_descriptor(charge.statement_descriptor)
 
@@ -85,8 +71,3 @@ def check_idempotency_key(key: str | None) -> None:
     """Refuse a caller's idempotency key Stripe would reject (``None`` asks for a new one)."""
     if key is not None and (not isinstance(key, str) or not 0 < len(key) <= 255):
         raise errors.ChargeStateError("idempotency_key must be a non-empty string of at most 255 characters.")
-
-
-def is_whole_number(value: Any) -> TypeGuard[int]:
-    """Whether *value* is an integer (``True`` and ``False`` are not amounts of money)."""
-    return isinstance(value, int) and not isinstance(value, bool)

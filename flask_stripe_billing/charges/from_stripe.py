@@ -25,7 +25,7 @@ from ..core.shapes import expandable_id, list_data
 from ..models import freshness
 from ..models.base import utcnow
 from ..models.charge import ChargeStatus, StripeCharge
-from .checks import is_whole_number
+from ..money import is_whole_number
 
 # -- the row -----------------------------------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ from ..models import freshness
 from ..models.base import utcnow
 from ..models.charge import RefundStatus, StripeCharge, StripeRefund
 from ..models.locks import lock
-from .checks import is_whole_number
+from ..money import is_whole_number
 from .claims import claim_refunds, release_refunds
 from .from_stripe import apply_refunded, latest_charge
 from .intents import KEY_REPLAY_WINDOW, fetch_payment_intent

@@ -24,13 +24,13 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from flask import Flask, current_app
 
 from .. import errors
-from ..core.batch import Failures
+from ..core.batch import BatchSummary
+from ..core.retry import OUTCOME_UNKNOWN, RATE_LIMITED
 from ..core.state import get_state
 from ..models.base import utcnow
 from ..models.charge import ChargeStatus, StripeCharge
@@ -38,41 +38,22 @@ from .checks import check_charge_input
 from .claims import CLAIM_LEASE, claim, give_back
 from .send import send_claimed
 
-#: How often one charge is tried again in a run after a 429, and after a lost answer.
-RATE_LIMIT_RETRIES = 5
-UNKNOWN_RETRIES = 2
-
 #: At most this many threads by default, whatever the request rate: each holds up to two database connections.
 MAX_DEFAULT_WORKERS = 8
 
+#: What can become of a charge in a run.  Declines and charges waiting for the customer are outcomes, not
+#: errors; ``skipped``: claimed, then found deleted or settled by someone else (a webhook) before it was sent.
+RUN_OUTCOMES = ("succeeded", "declined", "requires_action", "processing", "skipped")
 
-@dataclass
-class ChargeRunSummary:
-    """What one run did.  Declines and charges waiting for the customer are outcomes, not errors."""
 
-    succeeded: int = 0
-    declined: int = 0
-    requires_action: int = 0
-    processing: int = 0
-    #: Claimed, then found deleted or settled by someone else (a webhook) before it was sent.
-    skipped: int = 0
-    failures: Failures = field(default_factory=Failures)
-
-    @property
-    def total(self) -> int:
-        """How many charges the run took."""
-        return (
-            self.succeeded + self.declined + self.requires_action + self.processing + self.skipped + len(self.failures)
-        )
-
-    def line(self) -> str:
-        """The summary line printed at the end of the command."""
-        return (
-            f"Charged {self.succeeded} of {self.total} charge(s): {self.declined} declined, "
-            f"{self.requires_action} need customer action, {self.processing} processing, "
-            f"{len(self.failures)} error(s)."
-            + (f" {self.skipped} settled meanwhile by another process." if self.skipped else "")
-        )
+def charge_run_line(summary: BatchSummary) -> str:
+    """The summary line ``flask stripe charge`` prints at the end of a run."""
+    return (
+        f"Charged {summary.succeeded} of {summary.total} charge(s): {summary.declined} declined, "
+        f"{summary.requires_action} need customer action, {summary.processing} processing, "
+        f"{summary.errors} error(s)."
+        + (f" {summary.skipped} settled meanwhile by another process." if summary.skipped else "")
+    )
 
 
 def chargeable(now: dt.datetime) -> sa.ColumnElement[bool]:
@@ -145,7 +126,7 @@ def run_charges(
     lease: dt.timedelta = CLAIM_LEASE,
     on_progress: Callable[[int], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
-) -> ChargeRunSummary:
+) -> BatchSummary:
     """Charge every chargeable charge once; return what happened.  Call it in an application context.
 
     :param workers: threads sending requests (default: :func:`default_workers`).
@@ -155,7 +136,7 @@ def run_charges(
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     owner = runner_name()
     workers = workers or default_workers()
-    summary = ChargeRunSummary()
+    summary = BatchSummary(*RUN_OUTCOMES)
     queue_size = workers * 2
     cursor = 0
     exhausted = False
@@ -183,7 +164,7 @@ def run_charges(
     return summary
 
 
-def _count(summary: ChargeRunSummary, charge_id: int, future: Future[str]) -> None:
+def _count(summary: BatchSummary, charge_id: int, future: Future[str]) -> None:
     error = future.exception()
     if error is None:
         outcome = future.result()
@@ -230,15 +211,14 @@ def _send_with_retries(charge: StripeCharge, owner: str, lease: dt.timedelta, sl
             send_claimed(charge, None)
         except errors.RateLimitError:
             rate_limited += 1
-            if rate_limited > RATE_LIMIT_RETRIES:
+            if RATE_LIMITED.gives_up_after(rate_limited):
                 raise
-            # The gateway's limiter already pushed every thread's next request back; wait a little more here.
-            sleep(min(8.0, 0.5 * 2 ** (rate_limited - 1)))
+            sleep(RATE_LIMITED.pause(rate_limited))
         except errors.OutcomeUnknownError:
             unknown += 1
-            if unknown > UNKNOWN_RETRIES:
+            if OUTCOME_UNKNOWN.gives_up_after(unknown):
                 raise
-            sleep(0.5 * 2 ** (unknown - 1))
+            sleep(OUTCOME_UNKNOWN.pause(unknown))
         else:
             return "processing" if charge.status == ChargeStatus.IN_FLIGHT else "succeeded"
         if not claim(charge, idempotency_key=None, owner=owner, lease=lease):

@@ -22,6 +22,8 @@ Refunds are in :mod:`flask_stripe_billing.charges.refunds`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .. import errors
 from ..core.shapes import expandable_id
 from ..core.state import get_state
@@ -29,7 +31,7 @@ from ..models import freshness
 from ..models.charge import ChargeStatus, StripeCharge
 from ..models.customer import StripeCustomer
 from ..models.locks import lock
-from .checks import check_chargeable, check_idempotency_key
+from .checks import check_charge_input, check_chargeable, check_idempotency_key
 from .claims import claim, finish, give_back, release, store_new_key
 from .from_stripe import (
     apply_card_error,
@@ -238,7 +240,7 @@ def _announce(charge: StripeCharge, before: str, exc: errors.CardError | None = 
     return charge
 
 
-def sync_charge(charge: StripeCharge) -> StripeCharge:
+def refresh_charge(charge: StripeCharge) -> StripeCharge:
     """Re-read the charge's PaymentIntent from Stripe (e.g. after the customer confirmed it), apply, commit, and
     send the signal of any change.  Unlike :func:`charge`, nothing is raised for a decline or a needed action.
 
@@ -251,3 +253,47 @@ def sync_charge(charge: StripeCharge) -> StripeCharge:
     get_state().db.session.commit()
     send_signals(charge, before)
     return charge
+
+
+def charge_subscriber(
+    subscriber: Any,
+    amount: int,
+    *,
+    currency: str | None = None,
+    description: str | None = None,
+    comment: str | None = None,
+    statement_descriptor: str | None = None,
+    source_type: str | None = None,
+    source_id: str | None = None,
+    idempotency_key: str | None = None,
+) -> StripeCharge:
+    """Store a charge of *amount* (minor units) for *subscriber* and charge it at once; see :func:`charge` for
+    the outcomes and errors.  Calls Stripe.
+
+    ``currency`` defaults to ``STRIPE_DEFAULT_CURRENCY``; ``description`` goes to Stripe, ``comment`` stays
+    here, ``source_type``/``source_id`` name what the charge is for in the host application.
+
+    :raises flask_stripe_billing.errors.NoCustomerError: the subscriber has no active customer with a default
+        card; nothing is stored (so cron does not take up a charge that was refused).
+    :raises flask_stripe_billing.errors.ChargeStateError: a bad amount, currency or statement descriptor;
+        nothing is stored.
+    """
+    state = get_state()
+    customer = StripeCustomer.get_latest_active_customer_for_user(subscriber)
+    if customer is None or not customer.default_source:
+        raise errors.NoCustomerError(f"{subscriber!r} has no active Stripe customer with a default card.")
+    row = StripeCharge(
+        amount=amount,
+        currency=currency or state.config.default_currency,
+        customer_id=customer.id,
+        description=description,
+        comment=comment,
+        statement_descriptor=statement_descriptor,
+        source_type=source_type,
+        source_id=source_id,
+    )
+    check_charge_input(row)
+    row.subscriber = subscriber
+    state.db.session.add(row)
+    state.db.session.commit()
+    return charge(row, idempotency_key)

@@ -8,7 +8,7 @@ import click
 import sqlalchemy as sa
 
 from ..charges.claims import CLAIM_LEASE
-from ..charges.runner import chargeable, run_charges
+from ..charges.runner import charge_run_line, chargeable, run_charges
 from ..core.batch import progress
 from ..core.state import get_state
 from ..models.base import utcnow
@@ -82,6 +82,6 @@ def charge_command(dry_run: bool, workers: int | None, claim_timeout: int) -> No
     with progress(total, "Charging") as update:
         summary = run_charges(workers=workers, lease=dt.timedelta(seconds=claim_timeout), on_progress=update)
     summary.failures.report("charge")
-    click.echo(summary.line())
+    click.echo(charge_run_line(summary))
     if summary.failures:
         raise SystemExit(1)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from ..config import DEFAULT_API_BASE, BillingConfig
 from ..core.batch import progress
 from ..core.state import get_state
+from ..customers.refresh import refresh_all_customers
 from ..errors import StripeRequestError
 from ..models.customer import StripeCustomer
 from ..models.keys import purge_idempotency_keys
@@ -69,8 +70,6 @@ def purge_idempotency_keys_command(older_than_hours: int | None) -> None:
 @billing_command
 def refresh_customers_command(batch_size: int) -> None:
     """Bring the cards and default card of every local customer up to date from Stripe."""
-    from ..customers.refresh import refresh_all_customers
-
     state = get_state()
     total = state.db.session.scalar(
         sa.select(sa.func.count()).select_from(StripeCustomer).where(StripeCustomer.stripe_customer_id.is_not(None))

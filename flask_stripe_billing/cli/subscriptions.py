@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 
 from ..core.batch import Failures, progress
+from ..coupons.from_stripe import refresh_coupons
 from ..errors import StripeRequestError
+from ..subscriptions.expiry import end_subscriptions, get_subscriptions_for_cancel
 from .support import billing_command
 
 
@@ -14,15 +16,12 @@ from .support import billing_command
 @billing_command
 def end_subscriptions_command(immediately: bool) -> None:
     """Cancel at Stripe every subscription past its end date that still runs; exit 1 if any fails."""
-    from ..subscriptions.expiry import end_subscriptions, get_subscriptions_for_cancel
-
-    failures = Failures()
     with progress(len(get_subscriptions_for_cancel()), "Ending subscriptions") as update:
-        summary = end_subscriptions(at_period_end=not immediately, failures=failures, on_progress=update)
-    failures.report("end-subscriptions")
+        summary = end_subscriptions(at_period_end=not immediately, on_progress=update)
+    summary.failures.report("end-subscriptions")
     when = "now" if immediately else "at period end"
-    click.echo(f"Ended {summary.ended} of {summary.total} subscription(s) {when}; {summary.failed} failed.")
-    if failures:
+    click.echo(f"Ended {summary.ended} of {summary.total} subscription(s) {when}; {summary.errors} failed.")
+    if summary.failures:
         raise SystemExit(1)
 
 
@@ -30,8 +29,6 @@ def end_subscriptions_command(immediately: bool) -> None:
 @billing_command
 def refresh_coupons_command() -> None:
     """Reconcile local coupons with Stripe's: add new ones, update changed ones, mark removed ones deleted."""
-    from ..coupons.from_stripe import refresh_coupons
-
     try:
         summary = refresh_coupons()
     except StripeRequestError as exc:
@@ -41,5 +38,8 @@ def refresh_coupons_command() -> None:
         raise SystemExit(1) from None
     click.echo(
         f"Coupons: {summary.created} created, {summary.updated} updated, {summary.deleted} deleted, "
-        f"{summary.unchanged} unchanged."
+        f"{summary.unchanged} unchanged; {summary.errors} failed."
     )
+    summary.failures.report("refresh-coupons")
+    if summary.failures:
+        raise SystemExit(1)

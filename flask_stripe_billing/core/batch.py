@@ -62,6 +62,49 @@ class Failures:
             click.echo(f"Sent {len(self.items)} error(s) to Sentry.", err=True)
 
 
+class BatchSummary:
+    """What one batch run did: a count per outcome, and the failures (errors, reported apart from outcomes).
+
+    Each job names its outcomes (``BatchSummary("updated", "unchanged", "missing")``); a count reads and
+    changes as an attribute (``summary.updated += 1``).  A declined charge or a coupon left as it was is an
+    outcome; an error is a :class:`Failure` in :attr:`failures`, which the command reports at the end.
+    """
+
+    def __init__(self, *outcomes: str) -> None:
+        object.__setattr__(self, "outcomes", outcomes)
+        object.__setattr__(self, "counts", dict.fromkeys(outcomes, 0))
+        object.__setattr__(self, "failures", Failures())
+
+    outcomes: tuple[str, ...]
+    counts: dict[str, int]
+    failures: Failures
+
+    def __getattr__(self, name: str) -> int:
+        counts = self.__dict__.get("counts", {})
+        if name in counts:
+            return int(counts[name])
+        raise AttributeError(f"{name!r} is not an outcome of this batch ({', '.join(counts) or 'none'})")
+
+    def __setattr__(self, name: str, value: int) -> None:
+        if name not in self.counts:
+            raise AttributeError(f"{name!r} is not an outcome of this batch ({', '.join(self.counts)})")
+        self.counts[name] = value
+
+    @property
+    def errors(self) -> int:
+        """How many items failed."""
+        return len(self.failures)
+
+    @property
+    def total(self) -> int:
+        """How many items the run looked at: every outcome and every failure."""
+        return sum(self.counts.values()) + self.errors
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{name}={count}" for name, count in self.counts.items())
+        return f"BatchSummary({counts}, errors={self.errors})"
+
+
 def _sentry_capture() -> Callable[[BaseException, str, str], None] | None:
     """A function sending one error to Sentry, or ``None`` when ``sentry_sdk`` is absent or not initialised."""
     try:

@@ -4,7 +4,7 @@ Read in this order: :mod:`.lookup` (the queries), :mod:`.verbs` (create, update,
 :mod:`.from_stripe` (Stripe coupon -> row, and ``flask stripe refresh-coupons``).
 """
 
-from .from_stripe import CouponRefreshSummary, apply_stripe_coupon, new_coupon_from_stripe, refresh_coupons
+from .from_stripe import apply_stripe_coupon, new_coupon_from_stripe, refresh_coupons
 from .lookup import coupon_json, coupon_query, get_live_coupon, live_coupons, resolve_coupon
 from .verbs import (
     CREATE_FIELDS,
@@ -18,7 +18,6 @@ from .verbs import (
 
 __all__ = [
     "CREATE_FIELDS",
-    "CouponRefreshSummary",
     "apply_stripe_coupon",
     "coupon_json",
     "coupon_query",

@@ -5,16 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from .. import signals
+from ..core.batch import BatchSummary
 from ..core.notify import send_committed
 from ..core.state import get_state
 from ..models import freshness
 from ..models.base import from_timestamp
 from ..models.coupon import IMMUTABLE_FIELDS, StripeCoupon
-from .lookup import live_coupons
+from .lookup import coupon_query
 
 # -- Stripe -> rows ------------------------------------------------------------------------------------------
 
@@ -56,40 +56,32 @@ def new_coupon_from_stripe(data: Mapping[str, Any], seen_at: dt.datetime | None 
     return coupon
 
 
-@dataclass
-class CouponRefreshSummary:
-    """What :func:`refresh_coupons` did."""
-
-    created: int = 0
-    updated: int = 0
-    deleted: int = 0
-    unchanged: int = 0
-
-
-def refresh_coupons(on_progress: Callable[[int], None] | None = None) -> CouponRefreshSummary:
+def refresh_coupons(on_progress: Callable[[int], None] | None = None) -> BatchSummary:
     """Reconcile the coupons here with Stripe's list (every page).  Calls Stripe.
 
     A coupon at Stripe and not here is created; one in both is updated; one here (not deleted) and not at
-    Stripe is marked deleted.  Commits once, then sends :data:`~flask_stripe_billing.signals.coupon_synced` for
+    Stripe is marked deleted; a coupon whose data cannot be applied is a failure in the summary, and the others
+    go on.  Commits once, then sends :data:`~flask_stripe_billing.signals.coupon_synced` for
     each change.
     """
     session = get_state().db.session
-    local = {coupon.coupon_id: coupon for coupon in session.scalars(live_coupons())}
-    summary = CouponRefreshSummary()
+    local = {coupon.coupon_id: coupon for coupon in session.scalars(coupon_query())}
+    summary = BatchSummary("created", "updated", "deleted", "unchanged")
     changes: list[tuple[StripeCoupon, str]] = []
     seen: set[str] = set()
     for data in get_state().gateway.list_all("/v1/coupons"):
         seen.add(data["id"])
         coupon = local.get(data["id"])
-        if coupon is None:
-            changes.append((new_coupon_from_stripe(data, freshness.fetched_now()), "created"))
-            summary.created += 1
-        elif apply_stripe_coupon(coupon, data, freshness.fetched_now()) or not coupon.is_created_at_stripe:
-            coupon.is_created_at_stripe = True  # a creation whose answer was lost: Stripe has it
-            changes.append((coupon, "updated"))
-            summary.updated += 1
+        try:
+            outcome = _reconcile(coupon, data)
+        except (KeyError, TypeError, ValueError) as exc:  # one coupon Stripe describes oddly must not stop the rest
+            if coupon is not None:
+                session.expire(coupon)  # drop what was half applied
+            summary.failures.add(f"coupon {data.get('id')}", exc)
         else:
-            summary.unchanged += 1
+            setattr(summary, outcome[1], getattr(summary, outcome[1]) + 1)
+            if outcome[1] != "unchanged":
+                changes.append(outcome)
         if on_progress is not None:
             on_progress(1)
     for coupon_id, coupon in local.items():
@@ -102,6 +94,16 @@ def refresh_coupons(on_progress: Callable[[int], None] | None = None) -> CouponR
     for coupon, action in changes:
         send_committed(signals.coupon_synced, StripeCoupon, instance=coupon, action=action)
     return summary
+
+
+def _reconcile(coupon: StripeCoupon | None, data: Mapping[str, Any]) -> tuple[StripeCoupon, str]:
+    """Apply Stripe's *data* to the local *coupon* (or a new row); return the row and what became of it."""
+    if coupon is None:
+        return new_coupon_from_stripe(data, freshness.fetched_now()), "created"
+    if apply_stripe_coupon(coupon, data, freshness.fetched_now()) or not coupon.is_created_at_stripe:
+        coupon.is_created_at_stripe = True  # a creation whose answer was lost: Stripe has it
+        return coupon, "updated"
+    return coupon, "unchanged"
 
 
 def _fields(coupon: StripeCoupon) -> tuple[Any, ...]:

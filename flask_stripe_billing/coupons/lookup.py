@@ -23,15 +23,16 @@ def coupon_query(*, include_deleted: bool = False) -> sa.Select[StripeCoupon]:
 
 
 def live_coupons() -> sa.Select[StripeCoupon]:
-    """A ``select`` of the coupons that are not deleted (add ``.where(...)`` as needed)."""
-    return coupon_query()
+    """A ``select`` of the live coupons: created at Stripe and not deleted (:attr:`StripeCoupon.is_live
+    <flask_stripe_billing.models.StripeCoupon.is_live>`).  Add ``.where(...)`` as needed."""
+    return coupon_query().where(StripeCoupon.is_created_at_stripe.is_(True))
 
 
 def get_live_coupon(coupon_id: str) -> StripeCoupon | None:
     """The coupon with this id that is not deleted and exists at Stripe, or ``None``.  Reads only the database."""
     if not could_be_stripe_id(coupon_id):
         return None
-    query = live_coupons().where(StripeCoupon.coupon_id == coupon_id, StripeCoupon.is_created_at_stripe.is_(True))
+    query = live_coupons().where(StripeCoupon.coupon_id == coupon_id)
     return get_state().db.session.scalars(query).first()
 
 

@@ -5,10 +5,11 @@ Stripe; ``coupon.*`` webhooks and ``flask stripe refresh-coupons`` bring changes
 back.  Stripe lets nobody change a coupon's discount, duration or limits once it exists: a change to those is
 refused with :class:`~flask_stripe_billing.errors.CouponError` (delete the coupon and create another).
 
-Deleting keeps the row with ``is_deleted=True``.  Queries built with :func:`coupon_query` (and
-:func:`live_coupons`) leave deleted coupons out unless asked; a coupon id used again after a deletion is a new
-row.  ``percent_off`` is a :class:`~decimal.Decimal`; ``amount_off`` is an integer in the minor unit of
-``currency``.
+Deleting keeps the row with ``is_deleted=True``.  Queries built with
+:func:`~flask_stripe_billing.coupons.lookup.coupon_query` leave deleted coupons out unless asked, and
+:func:`~flask_stripe_billing.coupons.lookup.live_coupons` also those not (yet) created at Stripe; a coupon id
+used again after a deletion is a new row.  ``percent_off`` is a :class:`~decimal.Decimal`; ``amount_off`` is an
+integer in the minor unit of ``currency``.
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ from ..core.state import get_state
 from ..models.base import utcnow
 from ..models.coupon import IMMUTABLE_FIELDS, CouponDuration, StripeCoupon
 from ..models.freshness import fetched_now
+from ..money import is_currency, is_positive_amount
 from .from_stripe import apply_stripe_coupon
-from .lookup import live_coupons
+from .lookup import coupon_query
 
 #: What :func:`create_coupon` accepts: the fields fixed at creation, plus the two that can change later.
 CREATE_FIELDS = frozenset({*IMMUTABLE_FIELDS, "name", "metadata"})
 
-_CURRENCY = re.compile(r"^[a-z]{3}$")
 _COUPON_ID = re.compile(r"^[A-Za-z0-9_\-]{1,200}$")
 
 
@@ -82,7 +83,7 @@ def create_coupon_row(coupon: StripeCoupon) -> StripeCoupon:
 
 
 def _live_with_id(coupon_id: str) -> StripeCoupon | None:
-    existing = get_state().db.session.scalars(live_coupons().where(StripeCoupon.coupon_id == coupon_id)).first()
+    existing = get_state().db.session.scalars(coupon_query().where(StripeCoupon.coupon_id == coupon_id)).first()
     if existing is not None and existing.is_created_at_stripe:
         raise errors.CouponError(f"Coupon id {coupon_id!r} is already used by a live coupon.")
     return existing
@@ -148,10 +149,10 @@ def validate_coupon_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
         if currency is not None:
             raise errors.CouponError("currency goes with amount_off only.")
     else:
-        if isinstance(amount_off, bool) or not isinstance(amount_off, int) or amount_off <= 0:
+        if not is_positive_amount(amount_off):
             raise errors.CouponError(f"amount_off must be a positive integer in minor units, not {amount_off!r}.")
-        if not isinstance(currency, str) or not _CURRENCY.match(currency):
-            raise errors.CouponError("amount_off needs a currency: a three-letter lowercase ISO code such as 'usd'.")
+        if not is_currency(currency):
+            raise errors.CouponError("amount_off needs a currency Stripe supports, in lowercase such as 'usd'.")
         values["amount_off"], values["currency"] = amount_off, currency
     try:
         values["duration"] = CouponDuration(values["duration"])

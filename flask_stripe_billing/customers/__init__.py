@@ -13,13 +13,12 @@ from .from_stripe import (
     summarize_card,
     summarize_sources,
 )
-from .refresh import TRANSIENT_ERRORS, RefreshSummary, refresh_all_customers
+from .refresh import TRANSIENT_ERRORS, refresh_all_customers
 from .verbs import add_new_source, check_payment_method_is_free, create_customer, refresh_customer, set_default_source
 
 __all__ = [
     "SUMMARY_FIELDS",
     "TRANSIENT_ERRORS",
-    "RefreshSummary",
     "add_new_source",
     "apply_stripe_customer",
     "check_payment_method_is_free",

@@ -4,37 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
 from .. import errors
-from ..core.batch import Failures
+from ..core.batch import BatchSummary
+from ..core.retry import Backoff
 from ..core.state import get_state
 from ..models.customer import StripeCustomer
 from .verbs import refresh_customer
-
-
-@dataclass
-class RefreshSummary:
-    """What :func:`refresh_all_customers` did, by outcome."""
-
-    updated: int = 0
-    unchanged: int = 0
-    missing: int = 0
-    #: The customers that could not be refreshed, and why (reported by ``flask stripe refresh-customers``).
-    failures: Failures = field(default_factory=Failures)
-
-    @property
-    def errors(self) -> int:
-        """How many customers could not be refreshed."""
-        return len(self.failures)
-
-    @property
-    def total(self) -> int:
-        """How many customers were looked at."""
-        return self.updated + self.unchanged + self.missing + self.errors
-
 
 #: Errors after which a refresh is tried again, after a pause.
 TRANSIENT_ERRORS = (errors.RateLimitError, errors.OutcomeUnknownError)
@@ -47,7 +25,7 @@ def refresh_all_customers(
     backoff: float = 1.0,
     sleep: Callable[[float], None] = time.sleep,
     on_progress: Callable[[int], None] | None = None,
-) -> RefreshSummary:
+) -> BatchSummary:
     """Refresh every local customer created at Stripe, *batch_size* rows in memory at a time.
 
     Requests share the gateway's rate limit; a 429 or a transient error is retried up to *max_attempts*
@@ -55,7 +33,7 @@ def refresh_all_customers(
     inactive and counted as missing.  *on_progress* is called with the number of customers done after each.
     """
     session = get_state().db.session
-    summary = RefreshSummary()
+    summary = BatchSummary("updated", "unchanged", "missing")
     last_id = 0
     while True:
         batch = list(
@@ -79,7 +57,7 @@ def refresh_all_customers(
 
 def _refresh_counted(
     customer: StripeCustomer,
-    summary: RefreshSummary,
+    summary: BatchSummary,
     *,
     max_attempts: int,
     backoff: float,
@@ -87,15 +65,16 @@ def _refresh_counted(
 ) -> None:
     """Refresh one customer, retrying transient errors, and count the outcome in *summary*."""
     before = (customer.is_active, customer.sources, customer.default_source)
-    for attempt in range(max_attempts):
+    policy = Backoff(attempts=max_attempts, first=backoff, ceiling=float("inf"))
+    for tries in range(1, max_attempts + 1):
         try:
             refresh_customer(customer)
             break
         except TRANSIENT_ERRORS as exc:
-            if attempt == max_attempts - 1:
+            if policy.gives_up_after(tries):
                 summary.failures.add(f"customer {customer.stripe_customer_id}", exc)
                 return
-            sleep(backoff * 2**attempt)
+            sleep(policy.pause(tries))
         except errors.StripeRequestError as exc:
             summary.failures.add(f"customer {customer.stripe_customer_id}", exc)
             return

@@ -61,7 +61,7 @@ def refresh_customer(customer: StripeCustomer) -> StripeCustomer:
     """
     state = get_state()
     if not customer.stripe_customer_id:
-        raise ValueError(f"{customer!r} was not created at Stripe.")
+        raise errors.CustomerError(f"{customer!r} was not created at Stripe.")
     seen_at = fetched_now()
     apply_stripe_customer(customer, read_customer(customer.stripe_customer_id), seen_at)
     state.db.session.commit()
@@ -74,7 +74,7 @@ def add_new_source(customer: StripeCustomer, token_or_payment_method: str) -> St
     :raises flask_stripe_billing.errors.CardError: when the card is declined.
     """
     if not customer.stripe_customer_id:
-        raise ValueError(f"{customer!r} was not created at Stripe.")
+        raise errors.CustomerError(f"{customer!r} was not created at Stripe.")
     _attach(customer.stripe_customer_id, token_or_payment_method)
     return refresh_customer(customer)
 
@@ -82,10 +82,10 @@ def add_new_source(customer: StripeCustomer, token_or_payment_method: str) -> St
 def set_default_source(customer: StripeCustomer, source_id: str) -> StripeCustomer:
     """Make *source_id*, one of ``customer.sources``, the default card at Stripe, and store it.
 
-    :raises ValueError: when *source_id* is not one of the customer's cards.
+    :raises flask_stripe_billing.errors.CustomerError: when *source_id* is not one of the customer's cards.
     """
     if source_id not in customer.card_ids:
-        raise ValueError(f"{source_id!r} is not a card of this customer.")
+        raise errors.CustomerError(f"{source_id!r} is not a card of this customer.")
     assert customer.stripe_customer_id is not None
     get_state().gateway.request(
         "post",

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from ..core.state import get_state
 from ..errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -121,8 +122,6 @@ class SubscriberMixin:
         """The subscriber object, loaded through the current application's subscriber model."""
         if self.subscriber_id is None:
             return None
-        from ..core.state import get_state
-
         state = get_state()
         return state.db.session.get(state.subscriber_model, self.subscriber_id)
 
@@ -135,8 +134,6 @@ def subscriber_key(subscriber: Any) -> Any:
     """The primary key of *subscriber*, flushing it first if it has none yet."""
     identity = sa.inspect(subscriber).identity
     if identity is None:
-        from ..core.state import get_state
-
         get_state().db.session.flush()
         identity = sa.inspect(subscriber).identity
     if identity is None or len(identity) != 1:

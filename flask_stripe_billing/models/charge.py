@@ -114,7 +114,7 @@ class StripeCharge(SubscriberMixin, StripeObjectMixin, Base):
 
     def refresh_from_stripe(self) -> StripeCharge:
         """Re-read the charge's PaymentIntent from Stripe and store it (see
-        :func:`flask_stripe_billing.charges.send.sync_charge`).  Calls Stripe."""
+        :func:`flask_stripe_billing.charges.send.refresh_charge`).  Calls Stripe."""
         return CHARGE_VERBS().refresh(self)
 
     def refund(

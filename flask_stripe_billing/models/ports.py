@@ -11,13 +11,9 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
-from ..errors import BillingError
+from ..errors import VerbsNotPluggedError
 
 V = TypeVar("V")
-
-
-class VerbsNotPluggedError(BillingError):
-    """A model verb was called in a process where no application has called ``StripeBilling.init_app``."""
 
 
 class VerbsPort(Generic[V]):

@@ -6,7 +6,7 @@ Read in this order: :mod:`.verbs` (predicates, refresh, cancel, change plan), :m
 """
 
 from .create import awaiting_first_payment, check_plan, create_subscription, subscribe
-from .expiry import CANCELLABLE_STATUSES, EndSummary, end_subscriptions, get_subscriptions_for_cancel
+from .expiry import CANCELLABLE_STATUSES, end_subscriptions, get_subscriptions_for_cancel
 from .from_stripe import (
     WATCHED_FIELDS,
     apply_stripe_subscription,
@@ -30,7 +30,6 @@ __all__ = [
     "PAYMENTS_ON_INVOICES",
     "PAYMENT_FIELDS",
     "WATCHED_FIELDS",
-    "EndSummary",
     "FirstPayment",
     "active_subscription",
     "apply_stripe_subscription",

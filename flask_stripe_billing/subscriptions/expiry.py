@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from ..core.batch import Failures
+from ..core.batch import BatchSummary
 from ..core.state import get_state
 from ..models.base import utcnow
 from ..models.subscription import StripeSubscription, SubscriptionStatus
@@ -41,33 +40,19 @@ def get_subscriptions_for_cancel(now: dt.datetime | None = None) -> list[StripeS
     return list(get_state().db.session.scalars(query))
 
 
-@dataclass
-class EndSummary:
-    """What :func:`end_subscriptions` did."""
-
-    ended: int = 0
-    failed: int = 0
-
-    @property
-    def total(self) -> int:
-        """How many subscriptions were looked at."""
-        return self.ended + self.failed
-
-
 def end_subscriptions(
     at_period_end: bool = True,
     *,
-    failures: Failures | None = None,
     on_progress: Callable[[int], None] | None = None,
-) -> EndSummary:
+) -> BatchSummary:
     """Cancel every subscription of :func:`get_subscriptions_for_cancel` at Stripe.  Calls Stripe.
 
-    One failure does not stop the others: each is added to *failures* (a
-    :class:`~flask_stripe_billing.core.batch.Failures`) when given, and counted.  *on_progress* is called with ``1``
+    One failure does not stop the others: each is kept in the summary's ``failures``; the one outcome counted
+    is ``ended``.  *on_progress* is called with ``1``
     after each subscription.
     """
     session = get_state().db.session
-    summary = EndSummary()
+    summary = BatchSummary("ended")
     for subscription_id in [row.id for row in get_subscriptions_for_cancel()]:
         subscription = session.get(StripeSubscription, subscription_id)
         assert subscription is not None
@@ -77,9 +62,7 @@ def end_subscriptions(
             summary.ended += 1
         except Exception as exc:  # one failure must not stop the others; each is reported at the end
             session.rollback()
-            summary.failed += 1
-            if failures is not None:
-                failures.add(label, exc)
+            summary.failures.add(label, exc)
         if on_progress is not None:
             on_progress(1)
     return summary

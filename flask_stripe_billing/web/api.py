@@ -11,27 +11,19 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-import sqlalchemy as sa
 from flask import Blueprint, Response, jsonify, request
 
 from .. import customers, errors
-from ..core.shapes import could_be_stripe_id
 from ..core.state import get_state
-from ..models.base import subscriber_key
+from ..coupons.lookup import coupon_json, get_live_coupon
+from ..errors import BadRequest
 from ..models.customer import StripeCustomer
+from .owner import current_subscriber, owned_customer
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: A JSON response and its status.
 JSONResult = tuple[Response, int]
-
-
-class BadRequest(Exception):
-    """A malformed request body; ``errors`` maps each field to its problem."""
-
-    def __init__(self, field_errors: dict[str, str]) -> None:
-        super().__init__(field_errors)
-        self.errors = field_errors
 
 
 def register_api(blueprint: Blueprint) -> None:
@@ -42,20 +34,6 @@ def register_api(blueprint: Blueprint) -> None:
     )
     blueprint.add_url_rule("/api/setup-intents", "api_create_setup_intent", setup_intent_view, methods=["POST"])
     blueprint.add_url_rule("/api/coupons/<coupon_id>", "api_coupon", coupon_view, methods=["GET"])
-
-
-def current_subscriber() -> Any:
-    """The subscriber of this request: ``STRIPE_SUBSCRIBER_REQUEST_CALLBACK``, else Flask-Login's user."""
-    callback = get_state().config.subscriber_request_callback
-    if callback is not None:
-        return callback(request)
-    try:
-        from flask_login import current_user  # type: ignore[import-untyped]
-    except ImportError:  # pragma: no cover - Flask-Login is optional
-        return None
-    if not getattr(current_user, "is_authenticated", False):
-        return None
-    return current_user._get_current_object()
 
 
 def json_error(status: int, **body: Any) -> JSONResult:
@@ -125,17 +103,6 @@ def customer_json(customer: StripeCustomer) -> dict[str, Any]:
     }
 
 
-def owned_customer(subscriber: Any, stripe_customer_id: str) -> StripeCustomer | None:
-    """The subscriber's customer with that Stripe id, or ``None`` (also when someone else owns it)."""
-    if not could_be_stripe_id(stripe_customer_id):
-        return None
-    query = sa.select(StripeCustomer).where(
-        StripeCustomer.stripe_customer_id == stripe_customer_id,
-        StripeCustomer.subscriber_id == subscriber_key(subscriber),
-    )
-    return get_state().db.session.scalars(query).first()
-
-
 @api_view
 def create_customer_view(subscriber: Any) -> JSONResult:
     """``POST /api/customers``: create the subscriber's customer with a token or a payment method."""
@@ -174,9 +141,12 @@ def setup_intent_view(subscriber: Any) -> JSONResult:
 @api_view
 def coupon_view(subscriber: Any, coupon_id: str) -> JSONResult:
     """``GET /api/coupons/<coupon_id>``: a live coupon's public fields; a deleted or unknown one is a 404."""
-    from ..coupons.lookup import coupon_json, get_live_coupon
-
     coupon = get_live_coupon(coupon_id)
     if coupon is None:
         return json_error(404, error="No such coupon.")
     return jsonify(coupon_json(coupon)), 200
+
+
+#: The views that accept writes (JSON bodies only), exempted from Flask-WTF's ``CSRFProtect`` (see
+#: :data:`flask_stripe_billing.web.csrf.EXEMPT_VIEWS`).
+API_WRITE_VIEWS = (create_customer_view, customer_view, setup_intent_view)

@@ -5,16 +5,16 @@ from __future__ import annotations
 from flask import Blueprint
 from flask.blueprints import BlueprintSetupState
 
+from . import csrf
+from .api import register_api
+from .pages import register_pages
+
 #: The blueprint's name; endpoints are ``stripe_billing.<view>``.
 BLUEPRINT_NAME = "stripe_billing"
 
 
 def create_blueprint() -> Blueprint:
     """A new blueprint for one application (blueprints keep no per-application state of ours)."""
-    from . import csrf
-    from .api import register_api
-    from .pages import register_pages
-
     blueprint = Blueprint(BLUEPRINT_NAME, __name__, template_folder="templates", static_folder="static")
     register_api(blueprint)
     register_pages(blueprint)

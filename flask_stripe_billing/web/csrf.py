@@ -18,10 +18,20 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from flask import abort, current_app, g, request, session
 from flask.sansio.app import App
+
+from .api import API_WRITE_VIEWS
+from .webhook import receive_webhook
+
+
+def _dotted(view: Callable[..., Any]) -> str:
+    """The name Flask-WTF's ``CSRFProtect.exempt`` knows a view by: its module and name."""
+    return f"{view.__module__}.{view.__name__}"
+
 
 #: The session key of our own token (used without Flask-WTF).
 SESSION_KEY = "_stripe_billing_csrf"
@@ -31,17 +41,12 @@ DEFAULT_FIELD_NAME = "csrf_token"
 HEADER_NAME = "X-CSRFToken"
 
 #: The webhook view, exempted from ``CSRFProtect``: Stripe signs its requests instead.
-WEBHOOK_VIEW = "flask_stripe_billing.web.webhook.receive_webhook"
+WEBHOOK_VIEW = _dotted(receive_webhook)
 
 #: Every view exempted from ``CSRFProtect``: the webhook, and the JSON API, whose writes must be
 #: ``application/json`` (a cross-site page cannot send that without a CORS preflight), so that a host's own
 #: scripts can call it without Flask-WTF's header.  A test checks that every ``api_*`` endpoint is listed.
-EXEMPT_VIEWS = (
-    WEBHOOK_VIEW,
-    "flask_stripe_billing.web.api.create_customer_view",
-    "flask_stripe_billing.web.api.customer_view",
-    "flask_stripe_billing.web.api.setup_intent_view",
-)
+EXEMPT_VIEWS = (WEBHOOK_VIEW, *(_dotted(view) for view in API_WRITE_VIEWS))
 
 
 def host_protect() -> Any:

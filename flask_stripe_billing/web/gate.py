@@ -40,17 +40,18 @@ from typing import Any, TypeVar, cast, overload
 
 from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, request, session, url_for
 from flask.sessions import NullSession
-from werkzeug.exceptions import Unauthorized
 from werkzeug.wrappers import Response
 
 from ..core.state import get_state
-from .api import current_subscriber
+from ..subscriptions.verbs import active_subscription, is_subscribed
+from .blueprint import create_blueprint
+from .owner import ask_to_log_in, current_subscriber
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: The module the ``stripe_billing`` blueprint is created in: every blueprint made by it is exempt, whatever
 #: name the host registered it under.
-BILLING_BLUEPRINT_MODULE = "flask_stripe_billing.web.blueprint"
+BILLING_BLUEPRINT_MODULE = create_blueprint.__module__
 
 #: The blueprint of Flask-DebugToolbar, exempt when the application runs with ``DEBUG``.
 DEBUG_TOOLBAR_BLUEPRINT = "debugtoolbar"
@@ -65,17 +66,7 @@ PAUSED_MESSAGE = "Your subscription is paused, so this page is not available unt
 def has_access(subscriber: Any, *, allow_past_due: bool = True, now: dt.datetime | None = None) -> bool:
     """Whether *subscriber* may pass the gate, by the policy in this module's documentation: the rule of
     :func:`flask_stripe_billing.subscriptions.verbs.is_subscribed`.  Reads only the database (one query)."""
-    from ..subscriptions.verbs import is_subscribed
-
     return is_subscribed(subscriber, allow_past_due=allow_past_due, now=now)
-
-
-def ask_to_log_in() -> Response:
-    """The answer to an anonymous visitor: Flask-Login's ``unauthorized()`` (the login page), else a 401."""
-    login_manager = getattr(current_app, "login_manager", None)
-    if login_manager is not None:
-        return cast("Response", login_manager.unauthorized())
-    raise Unauthorized()
 
 
 def refuse_non_payer(subscriber: Any = None) -> Response:
@@ -99,8 +90,6 @@ def _is_paused(subscriber: Any) -> bool:
     """Whether *subscriber*'s running subscription has its payment collection paused.  Reads only the database."""
     if subscriber is None:
         return False
-    from ..subscriptions.verbs import active_subscription
-
     subscription = active_subscription(subscriber)
     return subscription is not None and subscription.is_collection_paused()
 

@@ -9,9 +9,10 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..core.state import get_state
+from ..errors import MalformedEventError
 from ..models import StripeWebhook
 from ..webhooks.dispatch import process_webhook, record_failure
-from ..webhooks.payload import MalformedEventError, decode_event
+from ..webhooks.payload import decode_event
 from ..webhooks.store import event_fields, store_event
 from ..webhooks.verify import SignatureError, WebhookNotConfiguredError, verify_signature
 

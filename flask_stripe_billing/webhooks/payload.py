@@ -22,16 +22,14 @@ import json
 import math
 from typing import Any
 
+from ..errors import MalformedEventError
+
 #: Deepest nesting of arrays and objects accepted; Stripe's events nest about ten levels at most.
 MAX_DEPTH = 64
 
 #: Integers are stored exactly only within 64 bits (``jsonb`` keeps more, MariaDB's JSON does not).
 MAX_INTEGER = 2**63 - 1
 MIN_INTEGER = -(2**63)
-
-
-class MalformedEventError(ValueError):
-    """The verified body is not a Stripe event that can be stored: answer 400 and store nothing."""
 
 
 def _refuse_constant(name: str) -> Any:

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ..errors import MalformedEventError
 from ..models import StripeWebhook, WebhookStatus, from_timestamp, utcnow
-from .payload import MalformedEventError
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy

@@ -14,21 +14,15 @@ import re
 import time
 from collections.abc import Sequence
 
-from ..errors import BillingError
+from ..errors import SignatureError, WebhookNotConfiguredError
+
+__all__ = ["SignatureError", "WebhookNotConfiguredError", "sign_payload", "verify_signature"]
 
 #: Signatures from one header that are looked at, at most; Stripe sends one per active secret.
 MAX_SIGNATURES = 8
 
 #: What a ``v1`` signature is: a SHA-256 HMAC in lowercase hex.  Anything else can match no secret.
 _SIGNATURE = re.compile(r"[0-9a-f]{64}")
-
-
-class SignatureError(BillingError):
-    """The request is not a correctly signed, recent event from Stripe.  Answer 400 and store nothing."""
-
-
-class WebhookNotConfiguredError(SignatureError):
-    """No ``STRIPE_WEBHOOK_ENDPOINT_SECRET`` is set, so no event can be trusted."""
 
 
 def sign_payload(payload: bytes, secret: str, timestamp: int) -> str:

@@ -11,7 +11,8 @@ from ...core.state import get_state
 from ...models.base import subscriber_key
 from ...models.charge import StripeCharge
 from ...models.subscription import StripeSubscription
-from .common import current_customer, page_view, render
+from ..owner import current_customer
+from .common import page_view, render
 
 #: How many charges the history shows, newest first.
 CHARGE_HISTORY_LENGTH = 50

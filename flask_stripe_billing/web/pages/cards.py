@@ -13,7 +13,8 @@ from flask import flash, redirect, request
 from werkzeug.wrappers import Response
 
 from ... import customers, errors
-from .common import current_customer, page_view, render, safe_next
+from ..owner import current_customer
+from .common import page_view, render, safe_next
 
 #: The two ways the page can hand a card over: a confirmed SetupIntent's payment method, or a token.
 CARD_FLOWS = ("setup_intent", "token")

@@ -12,7 +12,8 @@ from werkzeug.wrappers import Response
 
 from ... import charges, errors
 from ...models.charge import ChargeStatus, StripeCharge
-from .common import current_customer, owned_or_404, page_view, render, safe_next
+from ..owner import current_customer, owned_or_404
+from .common import page_view, render, safe_next
 
 #: Charges the customer may (try to) pay from the page: not sent yet, or declined before.
 PAYABLE_STATUSES = frozenset({ChargeStatus.PENDING, ChargeStatus.FAILED})
@@ -81,7 +82,7 @@ def confirm_payment(subscriber: Any, charge_id: int) -> Response | str:
         return redirect(here)  # never sent to Stripe: there is nothing to re-read
 
     try:
-        charge = charges.sync_charge(charge)
+        charge = charges.refresh_charge(charge)
     except errors.StripeRequestError as exc:
         flash(exc.user_message, "error")
         return redirect(here)

@@ -7,20 +7,13 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import abort, render_template, request, url_for
+from flask import render_template, request, url_for
 
-from ...core.state import get_state
-from ...models.base import subscriber_key
-from ...models.customer import StripeCustomer
 from .. import csrf
-from ..api import current_subscriber
-from ..gate import ask_to_log_in
+from ..owner import MAX_ROW_ID, ask_to_log_in, current_subscriber
 
 F = TypeVar("F", bound=Callable[..., Any])
 M = TypeVar("M")
-
-#: The largest id of the extension's rows (a 32-bit ``INTEGER`` primary key).
-MAX_ROW_ID = 2**31 - 1
 
 
 def page_view(view: F) -> F:
@@ -41,19 +34,6 @@ def page_view(view: F) -> F:
     return cast("F", wrapper)
 
 
-def owned_or_404(model: type[M], row_id: int, subscriber: Any) -> M:
-    """The row of *model* with *row_id* owned by *subscriber*; 404 otherwise (also when it is someone else's).
-
-    The answer is the same for "no such row" and "not yours", so ids of other subscribers cannot be probed.
-    """
-    if not 0 < row_id <= MAX_ROW_ID:
-        abort(404)  # an id no integer column can hold: PostgreSQL would refuse the query itself
-    row = get_state().db.session.get(model, row_id)
-    if row is None or getattr(row, "subscriber_id", None) != subscriber_key(subscriber):
-        abort(404)
-    return row
-
-
 def row_id_from_form(field: str) -> int | None:
     """The form field *field* as a row id, or ``None`` when it is not one (empty, not ASCII digits, too big)."""
     value = request.form.get(field, "")
@@ -61,11 +41,6 @@ def row_id_from_form(field: str) -> int | None:
     if not (value.isascii() and value.isdigit()) or len(value) > 10 or not 0 < int(value) <= MAX_ROW_ID:
         return None
     return int(value)
-
-
-def current_customer(subscriber: Any) -> StripeCustomer | None:
-    """The subscriber's customer in use (reads only the database)."""
-    return StripeCustomer.get_latest_active_customer_for_user(subscriber)
 
 
 def is_local_path(target: str) -> bool:

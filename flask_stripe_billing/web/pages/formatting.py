@@ -1,46 +1,13 @@
-"""Template filters: money in minor units, dates and times, shown the same way on every page."""
+"""Template filters: money in minor units (:func:`flask_stripe_billing.money.format_money`), dates and times,
+shown the same way on every page."""
 
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
-#: Currencies Stripe counts in whole units (no minor unit): amounts are not divided.
-ZERO_DECIMAL_CURRENCIES = frozenset(
-    "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()  # noqa: SIM905 - a compact list
-)
+from ...money import format_money as money
 
-#: Currencies Stripe counts in thousandths (fils, baisa, millimes): amounts are divided by 1,000.
-THREE_DECIMAL_CURRENCIES = frozenset({"bhd", "jod", "kwd", "omr", "tnd"})
-
-#: Symbols shown before the amount; other currencies show their code after it.
-SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "cad": "CA$", "aud": "A$", "chf": "CHF "}
-
-
-def decimal_places(currency: str | None) -> int:
-    """How many digits of an amount in *currency*'s minor unit follow the decimal point: 0, 2 or 3."""
-    code = (currency or "").lower()
-    if code in ZERO_DECIMAL_CURRENCIES:
-        return 0
-    return 3 if code in THREE_DECIMAL_CURRENCIES else 2
-
-
-def money(amount: int | None, currency: str | None) -> str:
-    """An amount in minor units, in major units with the currency: ``1999, "usd"`` → ``$19.99``;
-    ``500, "jpy"`` → ``¥500``; ``1999, "pln"`` → ``19.99 PLN``; ``12345, "kwd"`` → ``12.345 KWD``.
-
-    Exact: the division is a decimal shift, never float arithmetic.  Empty for ``None``.
-    """
-    if amount is None:
-        return ""
-    code = (currency or "").lower()
-    places = decimal_places(code)
-    # Built from the digits (exact at any size), not ``scaleb``, which rounds to the context's 28 digits.
-    text = f"{Decimal(f'{int(amount)}E-{places}'):,.{places}f}"
-    symbol = SYMBOLS.get(code)
-    if symbol is not None:
-        return f"-{symbol}{text[1:]}" if text.startswith("-") else f"{symbol}{text}"
-    return f"{text} {code.upper()}".strip()
+__all__ = ["date", "interval", "money", "utc_time"]
 
 
 def date(value: dt.datetime | None) -> str:

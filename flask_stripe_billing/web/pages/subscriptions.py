@@ -14,7 +14,8 @@ from ...core.state import get_state
 from ...models.plan import StripeSubscriptionPlan
 from ...models.subscription import LIVE_STATUSES, StripeSubscription, SubscriptionStatus
 from ...subscriptions import payment as subscription_payment
-from .common import current_customer, is_local_path, owned_or_404, page_view, render, row_id_from_form, safe_next
+from ..owner import current_customer, owned_or_404
+from .common import is_local_path, page_view, render, row_id_from_form, safe_next
 from .formatting import date
 
 #: Shown when Stripe's answer to a subscription change was lost.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ...core.shapes import expandable_id
 from ...coupons.from_stripe import apply_stripe_coupon, new_coupon_from_stripe
-from ...coupons.lookup import live_coupons
+from ...coupons.lookup import coupon_query
 from ...models import StripeCoupon, StripeWebhook
 from ...models.locks import find_locked
 from ...signals import coupon_synced
@@ -44,4 +44,4 @@ def coupon_deleted(webhook: StripeWebhook) -> None:
 
 def _live(coupon_id: str | None) -> StripeCoupon | None:
     """The live row with *coupon_id*, locked until the dispatcher commits (PostgreSQL)."""
-    return find_locked(StripeCoupon, among=live_coupons(), coupon_id=coupon_id)
+    return find_locked(StripeCoupon, among=coupon_query(), coupon_id=coupon_id)
