@@ -5,9 +5,10 @@
     python3 dev.py check                ruff, mypy and the documentation build (warnings as errors)
     python3 dev.py demo                 run the example app on SQLite with an offline Stripe
 
-Set TEST_POSTGRES_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/flask_stripe_billing_test) to run the
-PostgreSQL half of the test matrix (`test` creates that database if the server does not have it yet); without it
-those tests are skipped with the reason shown.
+Set TEST_POSTGRES_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/flask_stripe_billing_test) and
+TEST_MARIADB_URL (e.g. mysql+pymysql://user:password@127.0.0.1:3306/flask_stripe_billing_test?charset=utf8mb4) to run
+the PostgreSQL and MariaDB parts of the test matrix (`test` creates the PostgreSQL database if the server does not
+have it yet); without them those tests are skipped with the reason shown.
 """
 
 from __future__ import annotations

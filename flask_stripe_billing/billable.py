@@ -61,7 +61,7 @@ class BillableMixin:
         """Subscribe to *plan*, optionally with a coupon (a row or its id).  **Calls Stripe.**
 
         ``options`` go to Stripe's ``POST /v1/subscriptions`` as they are.  See
-        :func:`flask_stripe_billing.subscriptions.verbs.subscribe` for the errors.
+        :func:`flask_stripe_billing.subscriptions.create.subscribe` for the errors.
         """
         return subscriptions.subscribe(self, plan, coupon, **options)
 

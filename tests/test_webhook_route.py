@@ -51,7 +51,7 @@ def deliver(client: FlaskClient, body: bytes, headers: dict[str, str] | None = N
 
 
 def stored(db: SQLAlchemy) -> list[StripeWebhook]:
-    db.session.expire_all()
+    db.session.commit()  # a new transaction sees what other connections committed (MariaDB: REPEATABLE READ)
     return list(db.session.scalars(sa.select(StripeWebhook)))
 
 

@@ -5,7 +5,11 @@ A run claims charges a few at a time with one statement that is committed before
 * PostgreSQL: ``WITH picked AS (SELECT id … LIMIT n FOR UPDATE SKIP LOCKED) UPDATE … FROM picked … RETURNING
   id`` — two runs never wait for each other and never take the same row;
 * SQLite: the same statement without the lock clause: SQLite runs one writing statement at a time, so the
-  condition is checked and the claim made atomically.
+  condition is checked and the claim made atomically;
+* MariaDB (10.6 and later) and MySQL (8.0 and later), which take neither a CTE before an ``UPDATE`` nor
+  ``RETURNING`` on one: ``SELECT id … LIMIT n FOR UPDATE SKIP LOCKED``, then ``UPDATE … WHERE id IN (…)`` in
+  the same short transaction — the rows are locked by this run until it commits, so the update takes exactly
+  them and an overlapping run skips them.
 
 A claim is a lease (``claimed_until``).  A runner killed mid-run leaves its charges ``in_flight``; once the lease
 has run out another run takes them and replays their stored idempotency key — never a new one — so Stripe
@@ -86,21 +90,34 @@ def claim_batch(owner: str, limit: int, *, after_id: int = 0, lease: dt.timedelt
         .order_by(StripeCharge.id)
         .limit(limit)
     )
-    if session.get_bind().dialect.name == "postgresql":
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "mysql"):
         candidates = candidates.with_for_update(skip_locked=True)
+    claimed = {
+        "status": ChargeStatus.IN_FLIGHT,
+        "claimed_by": owner,
+        "claimed_until": now + lease,
+        "attempts": StripeCharge.attempts + 1,
+        "updated_at": now,
+    }
+    if dialect == "mysql":  # MariaDB too
+        ids = sorted(session.scalars(candidates))
+        if ids:
+            session.execute(
+                sa.update(StripeCharge)
+                .where(StripeCharge.id.in_(ids))
+                .values(**claimed)
+                .execution_options(synchronize_session=False)
+            )
+        session.commit()
+        return ids
     # A CTE, evaluated once: as an ``IN (subquery)`` PostgreSQL may scan the subquery again for each row it
     # updates, and each new scan skips the rows just updated and locks further ones, beyond the limit.
     picked = candidates.cte("picked")
     statement = (
         sa.update(StripeCharge)
         .where(StripeCharge.id == picked.c.id, chargeable(now))
-        .values(
-            status=ChargeStatus.IN_FLIGHT,
-            claimed_by=owner,
-            claimed_until=now + lease,
-            attempts=StripeCharge.attempts + 1,
-            updated_at=now,
-        )
+        .values(**claimed)
         .returning(StripeCharge.id)
         .execution_options(synchronize_session=False)
     )

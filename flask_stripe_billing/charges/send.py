@@ -4,12 +4,10 @@ A charge goes through four steps, each in its own short transaction, so that no 
 network call and a crash at any point leaves a row that says what to do next:
 
 1. **Check** the row (:func:`~flask_stripe_billing.charges.checks.check_chargeable`): a bad amount, currency or
-statement
-   descriptor, or a charge already charged, raises :class:`~flask_stripe_billing.errors.ChargeStateError`
+   statement descriptor, or a charge already charged, raises :class:`~flask_stripe_billing.errors.ChargeStateError`
    before anything changes.
 2. **Claim** it (:mod:`flask_stripe_billing.charges.claims`): ``pending`` → ``in_flight``, with an idempotency key
-stored on the row
-   and committed *before* the request is sent.  The claim is a conditional ``UPDATE`` (only one process can win
+   stored on the row and committed *before* the request is sent.  The claim is a conditional ``UPDATE`` (only one process can win
    it); ``flask stripe charge`` claims many rows at once (:mod:`flask_stripe_billing.charges.runner`).
 3. **Send** one ``POST /v1/payment_intents`` (off-session, confirmed at once, the customer's default card) with
    that key (:mod:`flask_stripe_billing.charges.intents`).

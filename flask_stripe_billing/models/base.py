@@ -14,7 +14,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ..core.state import get_state
@@ -48,11 +48,18 @@ class UTCDateTime(sa.TypeDecorator[dt.datetime]):
     """A timestamp stored in UTC and always returned timezone-aware, on every database.
 
     SQLite has no time zones, so a plain ``DateTime(timezone=True)`` would hand back naive values there and
-    aware ones on PostgreSQL; comparing the two raises.  Naive values given to it are taken to be UTC.
+    aware ones on PostgreSQL; comparing the two raises.  Naive values given to it are taken to be UTC.  MariaDB
+    and MySQL store a ``DATETIME(6)`` in UTC (their ``DATETIME`` has no zone, and no fraction of a second unless
+    asked for one).
     """
 
     impl = sa.DateTime(timezone=True)
     cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "mysql":
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(sa.DateTime(timezone=True))
 
     def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
         if value is None:
@@ -60,7 +67,7 @@ class UTCDateTime(sa.TypeDecorator[dt.datetime]):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
         value = value.astimezone(dt.UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        return value.replace(tzinfo=None) if dialect.name in ("sqlite", "mysql") else value
 
     def process_result_value(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
         if value is None:
@@ -175,10 +182,11 @@ def attach_to_host(db: SQLAlchemy, subscriber_model: type[Any]) -> None:
             _check_same_subscriber(db.metadata.tables[table.name], subscriber_table)
             continue
         copy = table.to_metadata(db.metadata)
+        _keep_conditional_ddl(table, copy)
         for column in copy.columns:
             # The host's migrations must not import the extension: give them the plain type underneath.
             if isinstance(column.type, UTCDateTime):
-                column.type = sa.DateTime(timezone=True)
+                column.type = sa.DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql")
             elif isinstance(column.type, sa.JSON):
                 column.type = _json_for_migrations()
         if "subscriber_id" in copy.c and subscriber_table.metadata is db.metadata:
@@ -190,6 +198,15 @@ def attach_to_host(db: SQLAlchemy, subscriber_model: type[Any]) -> None:
                     ondelete="SET NULL",
                 )
             )
+
+
+def _keep_conditional_ddl(table: sa.Table, copy: sa.Table) -> None:
+    """Give the copy's indexes the conditions of the originals (``to_metadata`` leaves ``ddl_if`` behind)."""
+    copies = {index.name: index for index in copy.indexes}
+    for index in table.indexes:
+        condition = getattr(index, "_ddl_if", None)
+        if condition is not None and index.name in copies:
+            copies[index.name].ddl_if(dialect=condition.dialect, callable_=condition.callable_, state=condition.state)
 
 
 def _json_for_migrations() -> sa.types.TypeEngine[Any]:

@@ -38,6 +38,13 @@ class CouponDuration(enum.StrEnum):
     REPEATING = "repeating"
 
 
+def _with_partial_indexes(
+    ddl: Any, target: Any, bind: Any, tables: Any = None, state: Any = None, *, dialect: sa.Dialect, **kw: Any
+) -> bool:
+    """Whether the database creating the tables has partial indexes (MariaDB and MySQL have none)."""
+    return dialect.name in ("postgresql", "sqlite")
+
+
 class StripeCoupon(StripeObjectMixin, Base):
     """A coupon: either ``percent_off`` (a decimal) or ``amount_off`` (minor units of ``currency``).
 
@@ -53,13 +60,15 @@ class StripeCoupon(StripeObjectMixin, Base):
 
     __tablename__ = f"{TABLE_PREFIX}coupons"
     __table_args__ = (
+        # A partial unique index: MariaDB and MySQL have none, and there Stripe itself (which refuses a second
+        # coupon with a live id) and create_coupon's check keep live ids unique.
         sa.Index(
             f"uq_{TABLE_PREFIX}coupons_live_coupon_id",
             "coupon_id",
             unique=True,
             postgresql_where=sa.text("NOT is_deleted"),
             sqlite_where=sa.text("NOT is_deleted"),
-        ),
+        ).ddl_if(callable_=_with_partial_indexes),
         sa.CheckConstraint("amount_off IS NULL OR amount_off > 0", name="amount_off_positive"),
         sa.CheckConstraint("percent_off IS NULL OR (percent_off > 0 AND percent_off <= 100)", name="percent_range"),
     )

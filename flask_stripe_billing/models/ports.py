@@ -1,6 +1,6 @@
 """How a model's verbs reach the domain that does them, without the model importing anything above it.
 
-A row such as ``charge`` offers ``charge.charge()`` and ``charge.refund()`` (SPEC §2), but the work is done by
+A row such as ``charge`` offers ``charge.charge()`` and ``charge.refund()``, but the work is done by
 the charges domain, which sits above the models and imports them.  Each model module declares what its verbs
 need as a small dataclass of functions and a :class:`VerbsPort` for it; :class:`~flask_stripe_billing.StripeBilling`
 plugs the domain's functions into every port at ``init_app`` (see ``extension.py``, ``plug_model_verbs``), the

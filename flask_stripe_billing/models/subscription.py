@@ -154,7 +154,7 @@ class StripeSubscription(SubscriberMixin, StripeObjectMixin, Base):
     def end_subscriptions(cls, at_period_end: bool = True) -> Any:
         """Cancel every subscription of :meth:`get_subscriptions_for_cancel` at Stripe.  Calls Stripe.
 
-        Returns an :class:`~flask_stripe_billing.subscriptions.expiry.EndSummary`.
+        Returns a :class:`~flask_stripe_billing.core.batch.BatchSummary` (``ended``, and the failures).
         """
         return SUBSCRIPTION_VERBS().end_due(at_period_end)
 

@@ -24,8 +24,9 @@ from typing import Any
 
 from ..errors import MalformedEventError
 
-#: Deepest nesting of arrays and objects accepted; Stripe's events nest about ten levels at most.
-MAX_DEPTH = 64
+#: Deepest nesting of arrays and objects accepted; Stripe's events nest about ten levels at most.  MariaDB's
+#: JSON refuses more than 31 levels, and an event every database stores the same way is answered the same way.
+MAX_DEPTH = 30
 
 #: Integers are stored exactly only within 64 bits (``jsonb`` keeps more, MariaDB's JSON does not).
 MAX_INTEGER = 2**63 - 1

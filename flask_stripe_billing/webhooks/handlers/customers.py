@@ -19,7 +19,7 @@ Three kinds of event, three ways of applying them:
   customer in ``previous_attributes``.
 * ``customer.deleted`` marks the row inactive whatever its age (one ``UPDATE``), since a deletion is final.
 
-**No Stripe request while holding a row lock** (the pattern of :mod:`.rows`).  The dispatcher runs the handlers
+**No Stripe request while holding a row lock** (the pattern of :mod:`flask_stripe_billing.models.locks`).  The dispatcher runs the handlers
 in one transaction and commits once.  A handler that re-reads looks the row up with a plain ``SELECT``
 (PostgreSQL takes row locks only for writes and ``SELECT ... FOR UPDATE``; SQLite's driver opens its write
 transaction at the first write), with autoflush off, so that nothing a ``webhook_pre_parse`` receiver added is
