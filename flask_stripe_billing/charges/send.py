@@ -7,8 +7,8 @@ network call and a crash at any point leaves a row that says what to do next:
    statement descriptor, or a charge already charged, raises :class:`~flask_stripe_billing.errors.ChargeStateError`
    before anything changes.
 2. **Claim** it (:mod:`flask_stripe_billing.charges.claims`): ``pending`` → ``in_flight``, with an idempotency key
-   stored on the row and committed *before* the request is sent.  The claim is a conditional ``UPDATE`` (only one process can win
-   it); ``flask stripe charge`` claims many rows at once (:mod:`flask_stripe_billing.charges.runner`).
+   stored on the row and committed *before* the request is sent.  The claim is a conditional ``UPDATE`` (only one
+   process can win it); ``flask stripe charge`` claims many rows at once (:mod:`flask_stripe_billing.charges.runner`).
 3. **Send** one ``POST /v1/payment_intents`` (off-session, confirmed at once, the customer's default card) with
    that key (:mod:`flask_stripe_billing.charges.intents`).
 4. **Record** Stripe's answer (:mod:`flask_stripe_billing.charges.from_stripe`), commit, then send the signal.

@@ -100,7 +100,8 @@ def _charge_for_intent(intent: Mapping[str, Any], *, adopt: bool) -> StripeCharg
 
 
 def _locked_charge(stripe_charge_id: str | None, obj: Mapping[str, Any]) -> StripeCharge | None:
-    """The charge with *stripe_charge_id* or the PaymentIntent *obj* names, locked (:func:`~flask_stripe_billing.models.locks.find_locked`)."""
+    """The charge with *stripe_charge_id* or the PaymentIntent *obj* names, locked
+    (:func:`~flask_stripe_billing.models.locks.find_locked`)."""
     payment_intent_id = expandable_id(obj.get("payment_intent"))
     return find_locked(StripeCharge, stripe_charge_id=stripe_charge_id, stripe_payment_intent_id=payment_intent_id)
 

@@ -19,17 +19,16 @@ Three kinds of event, three ways of applying them:
   customer in ``previous_attributes``.
 * ``customer.deleted`` marks the row inactive whatever its age (one ``UPDATE``), since a deletion is final.
 
-**No Stripe request while holding a row lock** (the pattern of :mod:`flask_stripe_billing.models.locks`).  The dispatcher runs the handlers
-in one transaction and commits once.  A handler that re-reads looks the row up with a plain ``SELECT``
-(PostgreSQL takes row locks only for writes and ``SELECT ... FOR UPDATE``; SQLite's driver opens its write
-transaction at the first write), with autoflush off, so that nothing a ``webhook_pre_parse`` receiver added is
-flushed before the request; then it reads the customer from Stripe, and only then locks the row (``SELECT ...
-FOR UPDATE`` on PostgreSQL) and compares times again, since another worker may have stored a newer read
-meanwhile.  Every handler that writes locks the row before comparing, so two events for one customer processed
-at the same moment are applied one after the other and the newer one wins.  (SQLite has no row locks: it
-serialises the writes, but two processes may still compare before either writes; use PostgreSQL with several
-workers.)  A Stripe outage while re-reading fails the event, which ``flask stripe replay-webhooks --failed``
-retries.
+**No Stripe request while holding a row lock** (the pattern of :mod:`flask_stripe_billing.models.locks`).  The
+dispatcher runs the handlers in one transaction and commits once.  A handler that re-reads looks the row up with a plain
+``SELECT`` (PostgreSQL takes row locks only for writes and ``SELECT ... FOR UPDATE``; SQLite's driver opens its write
+transaction at the first write), with autoflush off, so that nothing a ``webhook_pre_parse`` receiver added is flushed
+before the request; then it reads the customer from Stripe, and only then locks the row (``SELECT ... FOR UPDATE`` on
+PostgreSQL) and compares times again, since another worker may have stored a newer read meanwhile.  Every handler that
+writes locks the row before comparing, so two events for one customer processed at the same moment are applied one after
+the other and the newer one wins.  (SQLite has no row locks: it serialises the writes, but two processes may still
+compare before either writes; use PostgreSQL or MariaDB with several workers.)  A Stripe outage while re-reading fails the event,
+which ``flask stripe replay-webhooks --failed`` retries.
 
 Events about customers this application does not mirror are ignored, as are events about a legacy
 ``src_`` source, which does not name its customer (``flask stripe refresh-customers`` picks those up).

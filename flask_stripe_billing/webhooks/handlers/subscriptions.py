@@ -8,11 +8,11 @@
   invoice names it as ``parent.subscription_details.subscription`` (API 2025-03-31 and later) or
   ``subscription`` (older versions), expanded or not.
 
-Like the customer handlers, a re-read happens with no row locked (:mod:`flask_stripe_billing.models.locks`): the row is found with a plain
-``SELECT`` (autoflush off), Stripe is asked, and only then is the row locked (``SELECT ... FOR UPDATE`` on
-PostgreSQL) and the times compared.  Signals (``subscription_updated`` / ``subscription_canceled``) are queued with
-:func:`~flask_stripe_billing.webhooks.deferred.send_after_commit` and sent once the dispatcher has committed.
-Subscriptions this application did not create are ignored.
+Like the customer handlers, a re-read happens with no row locked (:mod:`flask_stripe_billing.models.locks`): the row is
+found with a plain ``SELECT`` (autoflush off), Stripe is asked, and only then is the row locked (``SELECT ... FOR
+UPDATE`` on PostgreSQL) and the times compared.  Signals (``subscription_updated`` / ``subscription_canceled``) are
+queued with :func:`~flask_stripe_billing.webhooks.deferred.send_after_commit` and sent once the dispatcher has
+committed. Subscriptions this application did not create are ignored.
 """
 
 from __future__ import annotations
