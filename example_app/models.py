@@ -6,7 +6,7 @@ from flask_login import UserMixin
 from flask_sqlalchemy import SQLAlchemy
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from flask_stripe_billing.billable import BillableMixin
+from flask_stripe_billing import BillableMixin
 
 db = SQLAlchemy()
 

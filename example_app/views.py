@@ -17,6 +17,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from flask_stripe_billing import subscription_required
 from flask_stripe_billing.models import (
     ChargeStatus,
     StripeCharge,
@@ -24,7 +25,6 @@ from flask_stripe_billing.models import (
     StripeSubscriptionPlan,
     StripeWebhook,
 )
-from flask_stripe_billing.web.gate import subscription_required
 from flask_stripe_billing.web.pages.common import is_local_path
 from flask_stripe_billing.web.pages.formatting import utc_time
 

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from flask_stripe_billing import money
 from flask_stripe_billing.web.pages import formatting
 
 
@@ -13,7 +14,7 @@ from flask_stripe_billing.web.pages import formatting
     ("currency", "places"), [("usd", 2), ("USD", 2), ("jpy", 0), ("krw", 0), ("kwd", 3), ("BHD", 3), (None, 2)]
 )
 def test_decimal_places_follow_stripes_minor_units(currency: str | None, places: int) -> None:
-    assert formatting.decimal_places(currency) == places
+    assert money.decimal_places(currency) == places
 
 
 @pytest.mark.parametrize(

@@ -27,8 +27,8 @@ before the request; then it reads the customer from Stripe, and only then locks 
 PostgreSQL) and compares times again, since another worker may have stored a newer read meanwhile.  Every handler that
 writes locks the row before comparing, so two events for one customer processed at the same moment are applied one after
 the other and the newer one wins.  (SQLite has no row locks: it serialises the writes, but two processes may still
-compare before either writes; use PostgreSQL or MariaDB with several workers.)  A Stripe outage while re-reading fails the event,
-which ``flask stripe replay-webhooks --failed`` retries.
+compare before either writes; use PostgreSQL or MariaDB with several workers.)  A Stripe outage while re-reading
+fails the event, which ``flask stripe replay-webhooks --failed`` retries.
 
 Events about customers this application does not mirror are ignored, as are events about a legacy
 ``src_`` source, which does not name its customer (``flask stripe refresh-customers`` picks those up).
