@@ -20,10 +20,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from typing_extensions import Unpack
+
 from . import charges, subscriptions
 from .models import StripeCustomer
 
 if TYPE_CHECKING:
+    from .charges.send import ChargeOptions
     from .models import StripeCharge, StripeCoupon, StripeCustomer, StripeSubscription, StripeSubscriptionPlan
 
 
@@ -65,31 +68,12 @@ class BillableMixin:
         """
         return subscriptions.subscribe(self, plan, coupon, **options)
 
-    def charge(
-        self,
-        amount: int,
-        *,
-        currency: str | None = None,
-        description: str | None = None,
-        comment: str | None = None,
-        statement_descriptor: str | None = None,
-        source_type: str | None = None,
-        source_id: str | None = None,
-        idempotency_key: str | None = None,
-    ) -> StripeCharge:
+    def charge(self, amount: int, **options: Unpack[ChargeOptions]) -> StripeCharge:
         """Charge *amount* (minor units) to the default card now.  **Calls Stripe.**
 
-        See :func:`flask_stripe_billing.charges.send.charge_subscriber` for the arguments, the outcomes and the
-        errors (a decline, authentication required, no customer...).
+        *options*: ``currency``, ``description``, ``comment``, ``statement_descriptor``, ``source_type``,
+        ``source_id``, ``idempotency_key`` (:class:`~flask_stripe_billing.charges.send.ChargeOptions`).  See
+        :func:`flask_stripe_billing.charges.send.charge_subscriber` for the outcomes and errors (a decline,
+        authentication required, no customer...).
         """
-        return charges.charge_subscriber(
-            self,
-            amount,
-            currency=currency,
-            description=description,
-            comment=comment,
-            statement_descriptor=statement_descriptor,
-            source_type=source_type,
-            source_id=source_id,
-            idempotency_key=idempotency_key,
-        )
+        return charges.charge_subscriber(self, amount, **options)

@@ -110,3 +110,10 @@ def test_one_money_module() -> None:
     assert not is_whole_number(3.0)
     assert is_positive_amount(1)
     assert not is_positive_amount(0)
+
+
+def test_a_charge_takes_only_the_options_it_knows() -> None:
+    from flask_stripe_billing.charges import charge_subscriber
+
+    with pytest.raises(TypeError, match="unexpected option"):
+        charge_subscriber(object(), 500, amount_refunded=500)  # type: ignore[call-arg]

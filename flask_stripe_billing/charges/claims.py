@@ -25,6 +25,17 @@ from ..models.charge import ChargeStatus, StripeCharge
 CLAIM_LEASE = dt.timedelta(minutes=10)
 
 
+def claimed_values(owner: str, now: dt.datetime, lease: dt.timedelta) -> dict[str, Any]:
+    """The columns a claim sets: ``in_flight``, held by *owner* until ``now + lease``, one more attempt."""
+    return {
+        "status": ChargeStatus.IN_FLIGHT,
+        "claimed_by": owner[:64],
+        "claimed_until": now + lease,
+        "attempts": StripeCharge.attempts + 1,
+        "updated_at": now,
+    }
+
+
 def claim(
     charge: StripeCharge, *, idempotency_key: str | None, owner: str = "charge()", lease: dt.timedelta = CLAIM_LEASE
 ) -> bool:
@@ -36,13 +47,7 @@ def claim(
     session = get_state().db.session
     now = utcnow()
     expected = charge.status
-    values: dict[str, Any] = {
-        "status": ChargeStatus.IN_FLIGHT,
-        "claimed_by": owner[:64],
-        "claimed_until": now + lease,
-        "attempts": StripeCharge.attempts + 1,
-        "updated_at": now,
-    }
+    values = claimed_values(owner, now, lease)
     if idempotency_key is not None:
         values.update(
             idempotency_key=idempotency_key,

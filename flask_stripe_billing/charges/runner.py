@@ -39,7 +39,7 @@ from ..core.state import get_state
 from ..models.base import utcnow
 from ..models.charge import ChargeStatus, StripeCharge
 from .checks import check_charge_input
-from .claims import CLAIM_LEASE, claim, give_back
+from .claims import CLAIM_LEASE, claim, claimed_values, give_back
 from .send import send_claimed
 
 #: At most this many threads by default, whatever the request rate: each holds up to two database connections.
@@ -93,13 +93,7 @@ def claim_batch(owner: str, limit: int, *, after_id: int = 0, lease: dt.timedelt
     dialect = session.get_bind().dialect.name
     if dialect in ("postgresql", "mysql"):
         candidates = candidates.with_for_update(skip_locked=True)
-    claimed = {
-        "status": ChargeStatus.IN_FLIGHT,
-        "claimed_by": owner,
-        "claimed_until": now + lease,
-        "attempts": StripeCharge.attempts + 1,
-        "updated_at": now,
-    }
+    claimed = claimed_values(owner, now, lease)
     if dialect == "mysql":  # MariaDB too
         ids = sorted(session.scalars(candidates))
         if ids:

@@ -20,7 +20,9 @@ Refunds are in :mod:`flask_stripe_billing.charges.refunds`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
+
+from typing_extensions import Unpack
 
 from .. import errors
 from ..core.shapes import expandable_id
@@ -253,45 +255,49 @@ def refresh_charge(charge: StripeCharge) -> StripeCharge:
     return charge
 
 
-def charge_subscriber(
-    subscriber: Any,
-    amount: int,
-    *,
-    currency: str | None = None,
-    description: str | None = None,
-    comment: str | None = None,
-    statement_descriptor: str | None = None,
-    source_type: str | None = None,
-    source_id: str | None = None,
-    idempotency_key: str | None = None,
-) -> StripeCharge:
+class ChargeOptions(TypedDict, total=False):
+    """What :func:`charge_subscriber` (and ``BillableMixin.charge``) accept besides the amount."""
+
+    #: Default: ``STRIPE_DEFAULT_CURRENCY``.
+    currency: str
+    #: Sent to Stripe (shown in the Dashboard and on the receipt).
+    description: str
+    #: Kept here only.
+    comment: str
+    statement_descriptor: str
+    #: What the charge is for in the host application (``"order"``, ``"42"``).
+    source_type: str
+    source_id: str
+    #: A key of the caller's, instead of a new one (see :func:`charge`).
+    idempotency_key: str
+
+
+def charge_subscriber(subscriber: Any, amount: int, **options: Unpack[ChargeOptions]) -> StripeCharge:
     """Store a charge of *amount* (minor units) for *subscriber* and charge it at once; see :func:`charge` for
-    the outcomes and errors.  Calls Stripe.
+    the outcomes and errors.  Calls Stripe.  *options* are those of :class:`ChargeOptions`.
 
-    ``currency`` defaults to ``STRIPE_DEFAULT_CURRENCY``; ``description`` goes to Stripe, ``comment`` stays
-    here, ``source_type``/``source_id`` name what the charge is for in the host application.
-
+    :raises TypeError: for an option that is not one of them (nothing is stored).
     :raises flask_stripe_billing.errors.NoCustomerError: the subscriber has no active customer with a default
         card; nothing is stored (so cron does not take up a charge that was refused).
     :raises flask_stripe_billing.errors.ChargeStateError: a bad amount, currency or statement descriptor;
         nothing is stored.
     """
+    unknown = set(options) - set(ChargeOptions.__annotations__)
+    if unknown:
+        raise TypeError(f"charge() got unexpected option(s): {', '.join(sorted(unknown))}")
     state = get_state()
     customer = StripeCustomer.get_latest_active_customer_for_user(subscriber)
     if customer is None or not customer.default_source:
         raise errors.NoCustomerError(f"{subscriber!r} has no active Stripe customer with a default card.")
+    columns = {name: value for name, value in options.items() if name not in ("currency", "idempotency_key")}
     row = StripeCharge(
         amount=amount,
-        currency=currency or state.config.default_currency,
+        currency=options.get("currency") or state.config.default_currency,
         customer_id=customer.id,
-        description=description,
-        comment=comment,
-        statement_descriptor=statement_descriptor,
-        source_type=source_type,
-        source_id=source_id,
+        **columns,
     )
     check_charge_input(row)
     row.subscriber = subscriber
     state.db.session.add(row)
     state.db.session.commit()
-    return charge(row, idempotency_key)
+    return charge(row, options.get("idempotency_key"))
