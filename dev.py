@@ -98,13 +98,41 @@ except psycopg.Error as exc:
     print(f"Could not reach PostgreSQL on {where} to create {url.database}: {reason}", flush=True)
 """
 
+# The same for TEST_MARIADB_URL (MariaDB or MySQL, through PyMySQL).
+CREATE_MARIADB_DATABASE = """
+import sys
+import pymysql
+from sqlalchemy.engine import make_url
+
+url = make_url(sys.argv[1])
+if not url.database:
+    sys.exit()
+where = f"{url.host or 'localhost'}:{url.port or 3306}"
+try:
+    connection = pymysql.connect(
+        host=url.host or "localhost", port=url.port or 3306, user=url.username, password=url.password or "",
+        connect_timeout=5, autocommit=True,
+    )
+    with connection, connection.cursor() as cursor:
+        if not cursor.execute("SHOW DATABASES LIKE %s", [url.database]):
+            name = url.database.replace("`", "``")
+            cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+            print(f"Created the MariaDB database {url.database} on {where} for the tests.", flush=True)
+except pymysql.MySQLError as exc:
+    print(f"Could not reach MariaDB on {where} to create {url.database}: {exc}", flush=True)
+"""
+
 
 def ensure_test_database() -> None:
-    """Create the PostgreSQL database named in TEST_POSTGRES_URL if the server is up and lacks it (one line
-    printed when it creates it or cannot reach the server; the PostgreSQL tests then fail as they would)."""
-    url = os.environ.get("TEST_POSTGRES_URL")
-    if url:
-        subprocess.run([str(PYTHON), "-c", CREATE_TEST_DATABASE, url], cwd=ROOT, check=False)
+    """Create the databases named in TEST_POSTGRES_URL and TEST_MARIADB_URL if their servers are up and lack
+    them (one line printed when it creates one or cannot reach a server; those tests then fail as they would)."""
+    for variable, script in (
+        ("TEST_POSTGRES_URL", CREATE_TEST_DATABASE),
+        ("TEST_MARIADB_URL", CREATE_MARIADB_DATABASE),
+    ):
+        url = os.environ.get(variable)
+        if url:
+            subprocess.run([str(PYTHON), "-c", script, url], cwd=ROOT, check=False)
 
 
 def test(args: list[str]) -> None:
