@@ -8,6 +8,7 @@ import decimal
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
@@ -15,6 +16,7 @@ import flask_stripe_billing
 from flask_stripe_billing import errors
 from flask_stripe_billing.core.batch import BatchSummary
 from flask_stripe_billing.core.retry import OUTCOME_UNKNOWN, RATE_LIMITED, Backoff
+from flask_stripe_billing.core.state import get_state
 from flask_stripe_billing.models import StripeCharge, StripeCoupon, StripeCustomer, StripeSubscription
 from flask_stripe_billing.models.ports import VerbsPort
 from flask_stripe_billing.money import format_money, is_currency, is_positive_amount, is_whole_number
@@ -117,3 +119,17 @@ def test_a_charge_takes_only_the_options_it_knows() -> None:
 
     with pytest.raises(TypeError, match="unexpected option"):
         charge_subscriber(object(), 500, amount_refunded=500)  # type: ignore[call-arg]
+
+
+def test_refresh_coupons_reports_a_coupon_it_cannot_read_and_goes_on(stub_app: Flask, stub: Any) -> None:
+    good = {"id": "GOOD", "object": "coupon", "percent_off": 10, "duration": "once", "valid": True, "created": 1}
+    odd = {"id": "ODD", "object": "coupon", "percent_off": "lots", "duration": "once", "valid": True, "created": 1}
+    page = {"object": "list", "url": "/v1/coupons", "has_more": False, "data": [odd, good]}
+    stub.on("GET", "/v1/coupons", lambda params, stored: (200, page))
+    result = stub_app.test_cli_runner().invoke(args=["stripe", "refresh-coupons"])
+    assert result.exit_code == 1, result.output
+    assert "Coupons: 1 created, 0 updated, 0 deleted, 0 unchanged; 1 failed." in result.output
+    assert "coupon ODD" in result.output
+    with stub_app.app_context():
+        rows = get_state().db.session.scalars(sa.select(StripeCoupon.coupon_id)).all()
+    assert rows == ["GOOD"]

@@ -74,7 +74,7 @@ def refresh_coupons(on_progress: Callable[[int], None] | None = None) -> BatchSu
         coupon = local.get(data["id"])
         try:
             outcome = _reconcile(coupon, data)
-        except (KeyError, TypeError, ValueError) as exc:  # one coupon Stripe describes oddly must not stop the rest
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:  # one odd coupon must not stop the rest
             if coupon is not None:
                 session.expire(coupon)  # drop what was half applied
             summary.failures.add(f"coupon {data.get('id')}", exc)
