@@ -13,7 +13,7 @@ from ... import coupons, errors, subscriptions
 from ...core.state import get_state
 from ...models.plan import StripeSubscriptionPlan
 from ...models.subscription import LIVE_STATUSES, StripeSubscription, SubscriptionStatus
-from ...subscriptions import payment as subscription_payment
+from ...subscriptions.payment import first_payment
 from ..owner import current_customer, owned_or_404
 from .common import is_local_path, page_view, render, row_id_from_form, safe_next
 from .formatting import date
@@ -128,7 +128,7 @@ def confirm_subscription(subscriber: Any, subscription_id: int) -> Response | st
     name = subscription.plan.name
     try:
         if request.method == "GET":
-            payment = subscription_payment.first_payment(subscription)
+            payment = first_payment(subscription)
             if payment is not None:
                 return render(
                     "confirm.html",

@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ...charges import from_stripe as charge_outcomes
+from ...charges import from_stripe
 from ...charges.intents import is_intent_for
 from ...core.shapes import expandable_id, list_data
 from ...core.state import get_state
@@ -48,10 +48,10 @@ def payment_intent_changed(webhook: StripeWebhook) -> None:
     if charge is None or is_older(charge, event_time(webhook)):
         return
     before = charge.status
-    charge_outcomes.apply_payment_intent(charge, intent, event_time(webhook))
+    from_stripe.apply_payment_intent(charge, intent, event_time(webhook))
     if charge.status != before:
         charge.claimed_by = charge.claimed_until = None
-    pending = charge_outcomes.signal_for(charge, before)
+    pending = from_stripe.signal_for(charge, before)
     if pending is not None:
         send_after_commit(pending[0], StripeCharge, **pending[1])
 
@@ -62,7 +62,7 @@ def charge_refunded(webhook: StripeWebhook) -> None:
     charge = _locked_charge(expandable_id(data.get("id")), data)
     if charge is None or is_older(charge, event_time(webhook)):
         return
-    charge_outcomes.apply_refunded(charge, data)
+    from_stripe.apply_refunded(charge, data)
     for item in list_data(data.get("refunds")):
         if isinstance(item, Mapping):
             _record_refund(webhook, charge, item)
