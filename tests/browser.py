@@ -21,8 +21,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-GOOD_CARD = "4242424242424242"
-
 
 def fill_card(page: Any, number: str) -> None:
     """Type a card into the card element (the offline Stripe.js renders plain inputs, named by placeholder)."""

@@ -11,6 +11,7 @@ import os
 from celery import Celery
 
 from flask_stripe_billing.models import StripeWebhook
+from flask_stripe_billing.testing import TEST_WEBHOOK_SECRET
 from flask_stripe_billing.webhooks import process_webhook
 from tests import hostapp
 
@@ -23,7 +24,7 @@ def create_app() -> hostapp.Flask:
         {
             "SQLALCHEMY_DATABASE_URI": os.environ["DATABASE_URL"],
             "STRIPE_API_KEY": "sk_test_celery",
-            "STRIPE_WEBHOOK_ENDPOINT_SECRET": "whsec_test_secret",
+            "STRIPE_WEBHOOK_ENDPOINT_SECRET": TEST_WEBHOOK_SECRET,
             "STRIPE_WEBHOOK_EVENT_CALLBACK": "tests.celery_host:enqueue_stripe_event",
         }
     )

@@ -1,25 +1,38 @@
-"""Fixtures: an offline Stripe (localstripe), a request validator, a database matrix, host apps.
+"""Fixtures: the package's own pytest plugin, a request validator, a database matrix, host apps.
 
-* ``offline_stripe`` — localstripe in a child process on 127.0.0.1, started once per session; its store is
-  emptied before every test that uses ``app``.
+From :mod:`flask_stripe_billing.testing` (loaded below), as a host application's suite would use it:
+
+* ``offline_stripe_server`` / ``offline_stripe`` — localstripe in a child process on 127.0.0.1, started once per
+  session; ``offline_stripe`` empties its store before the test;
+* ``stripe_test_config`` — the ``STRIPE_*`` settings of every app here (the offline Stripe, valid keys, the
+  plugin's webhook signing secret);
+* ``billing_signals`` — every signal the extension sends during the test.
+
+And the suite's own:
+
 * ``stripe_http`` — the ``stripe.HTTPClient`` every app of the suite uses: it validates each request against
   Stripe's OpenAPI description and records it.  A violation fails the request and, in case something
   swallowed it, the whole session.
 * ``database_url`` — SQLite always; PostgreSQL when ``TEST_POSTGRES_URL`` is set and MariaDB (or MySQL) when
-  ``TEST_MARIADB_URL`` is (otherwise those tests are skipped, with the reason shown in the summary).
+  ``TEST_MARIADB_URL`` is (otherwise those tests are skipped, with the reason shown in the summary);
+  ``scratch_database`` — a new database of the test's own.
 * ``stub`` — the spec-validating Stripe stub (:mod:`tests.stripe_openapi.stub`) for what localstripe lacks;
-  ``stub_app`` — a host app talking to it (``stub_config(stub)`` for tests that build their own).
-* ``app``, ``db``, ``client`` (pytest-flask), ``user``, ``logged_in_client``.
+  ``stub_app`` — a host app talking to it, with ``proration_policy`` and ``stripe_api_version`` (tests
+  parametrize them).
+* ``app``, ``bare_app``, ``db``, ``client`` (pytest-flask), ``user``, ``logged_in_client``, ``served`` (the app
+  on a local port), ``offline_client`` (the ``stripe`` library on the offline Stripe), ``demo`` (the example
+  app).
+* ``plan``, ``customer`` (``user``'s, with a card) at the offline Stripe, ``stub_customer`` at the stub, and
+  ``subscription_signals``.
+
+Helpers that are not fixtures are in :mod:`tests.factories`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
-import os
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -29,16 +42,32 @@ from flask import Flask
 from flask.testing import FlaskClient
 from flask_sqlalchemy import SQLAlchemy
 
+from flask_stripe_billing import signals
 from flask_stripe_billing.core.state import get_state
-from flask_stripe_billing.offline import OFFLINE_API_KEY, OFFLINE_PUBLISHABLE_KEY, OfflineStripe
+from flask_stripe_billing.customers.verbs import create_customer
+from flask_stripe_billing.models import StripeCustomer, StripeSubscription, StripeSubscriptionPlan
+from flask_stripe_billing.offline import OFFLINE_API_KEY, AppServer, OfflineStripe
 from tests import hostapp
+from tests.factories.apps import (
+    MARIADB_SKIP_REASON,
+    MARIADB_URL,
+    POSTGRES_SKIP_REASON,
+    POSTGRES_URL,
+    log_in,
+    make_user,
+    reset_database,
+    running_app,
+    stub_config,
+)
+from tests.factories.signals import signals_with_committed_state
+from tests.factories.subscriptions import created_plan
 from tests.stripe_openapi.http_client import ValidatingHTTPClient
 from tests.stripe_openapi.stub import StripeStub
 
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
-POSTGRES_SKIP_REASON = "TEST_POSTGRES_URL is not set: PostgreSQL tests skipped (.ci/run sets it)"
-MARIADB_URL = os.environ.get("TEST_MARIADB_URL")
-MARIADB_SKIP_REASON = "TEST_MARIADB_URL is not set: MariaDB/MySQL tests skipped (.ci/run sets it)"
+#: The package's own plugin, loaded as a host application's suite loads it.  Nothing imported above may import
+#: ``flask_stripe_billing.testing``: a module imported before pytest loads it as a plugin cannot have its asserts
+#: rewritten, and the warning saying so is an error here.
+pytest_plugins = ["flask_stripe_billing.testing"]
 
 _validating_client = ValidatingHTTPClient()
 
@@ -54,13 +83,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             for violation in _validating_client.violations[:20]:
                 reporter.write_line(f"  {violation}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-@pytest.fixture(scope="session")
-def offline_stripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OfflineStripe]:
-    log_path = tmp_path_factory.mktemp("localstripe") / "localstripe.log"
-    with OfflineStripe(log_path=str(log_path)) as server:
-        yield server
 
 
 @pytest.fixture(scope="session")
@@ -81,7 +103,7 @@ def _mariadb_param() -> Any:
 
 
 @pytest.fixture(params=["sqlite", _postgres_param(), _mariadb_param()])
-def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A database for one test: a new SQLite file, or the PostgreSQL or MariaDB test database emptied."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'test.sqlite'}"
@@ -90,63 +112,41 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
     return url
 
 
-_schema_of: dict[str, str] = {}
-
-
-def reset_database(database: SQLAlchemy) -> None:
-    """Empty every table of *database*: drop and create them (PostgreSQL keeps its schema between tests).
-
-    On MariaDB, where creating some thirty tables and their indexes takes seconds, tables whose schema is the
-    one created for the previous test are emptied with ``TRUNCATE`` instead (which also restarts the ids).
-    """
-    database.session.remove()
-    engine = database.engine
-    if engine.dialect.name != "mysql":
-        database.drop_all()
-        database.create_all()
+@pytest.fixture(params=["sqlite", _postgres_param(), _mariadb_param()])
+def scratch_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database of the test's own, which other processes may open too: a new SQLite file, or a new
+    PostgreSQL or MariaDB database on the test server (dropped afterwards)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'host.sqlite'}"
         return
-    schema = "\n".join(str(sa.schema.CreateTable(table).compile(engine)) for table in database.metadata.sorted_tables)
-    present = set(sa.inspect(engine).get_table_names())
-    if _schema_of.get(str(engine.url)) == schema and present >= set(database.metadata.tables):
-        with engine.begin() as connection:
-            connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
-            for table in database.metadata.sorted_tables:
-                connection.exec_driver_sql(f"TRUNCATE TABLE `{table.name}`")
-            connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
-        return
-    with engine.begin() as connection:  # tables another test's metadata left behind
-        connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
-        for name in present:
-            connection.exec_driver_sql(f"DROP TABLE `{name}`")
-        connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
-    database.create_all()
-    _schema_of[str(engine.url)] = schema
-
-
-@pytest.fixture
-def stripe_config(offline_stripe: OfflineStripe) -> dict[str, Any]:
-    """The configuration every test app starts from: the offline Stripe, with valid keys."""
-    return {
-        "STRIPE_API_KEY": OFFLINE_API_KEY,
-        "STRIPE_PUBLISHABLE_KEY": OFFLINE_PUBLISHABLE_KEY,
-        "STRIPE_API_BASE": offline_stripe.url,
-        "STRIPE_JS_URL": offline_stripe.js_url,
-        "STRIPE_WEBHOOK_ENDPOINT_SECRET": "whsec_test_secret",
-        "STRIPE_MAX_NETWORK_RETRIES": 0,
-        "STRIPE_REQUESTS_PER_SECOND": 1000,
-    }
+    server = POSTGRES_URL if request.param == "postgresql" else MARIADB_URL
+    assert server
+    name = f"fsb_scratch_{uuid.uuid4().hex[:8]}"
+    quoted = f'"{name}"' if request.param == "postgresql" else f"`{name}`"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f"CREATE DATABASE {quoted}"))
+    try:
+        yield sa.make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        force = " WITH (FORCE)" if request.param == "postgresql" else ""
+        with admin.connect() as connection:
+            connection.execute(sa.text(f"DROP DATABASE IF EXISTS {quoted}{force}"))
+        admin.dispose()
 
 
 @pytest.fixture
 def bare_app(
-    database_url: str, stripe_config: dict[str, Any], offline_stripe: OfflineStripe, stripe_http: ValidatingHTTPClient
+    database_url: str,
+    stripe_test_config: dict[str, Any],
+    offline_stripe: OfflineStripe,
+    stripe_http: ValidatingHTTPClient,
 ) -> Iterator[Flask]:
-    """A host app on an empty database and the offline Stripe, with no application context pushed (as the
-    ``flask`` command and ``app.test_cli_runner()`` find it)."""
-    offline_stripe.reset()
+    """A host app on an empty database and the (emptied) offline Stripe, with no application context pushed
+    (as the ``flask`` command and ``app.test_cli_runner()`` find it)."""
     stripe_http.clear()
     application = hostapp.create_app(
-        {**stripe_config, "SQLALCHEMY_DATABASE_URI": database_url}, http_client=stripe_http
+        {**stripe_test_config, "SQLALCHEMY_DATABASE_URI": database_url}, http_client=stripe_http
     )
     with application.app_context():
         reset_database(hostapp.db)
@@ -163,17 +163,6 @@ def app(bare_app: Flask) -> Iterator[Flask]:
         yield bare_app
 
 
-@contextlib.contextmanager
-def running_app(config: dict[str, Any], **init_kwargs: Any) -> Iterator[Flask]:
-    """A host app with *config*, in an app context, on an empty database; cleaned up afterwards."""
-    application = hostapp.create_app(config, **init_kwargs)
-    with application.app_context():
-        reset_database(hostapp.db)
-        yield application
-        hostapp.db.session.remove()
-        hostapp.db.engine.dispose()
-
-
 @pytest.fixture
 def stub(stripe_http: ValidatingHTTPClient) -> Iterator[StripeStub]:
     """A Stripe stub on 127.0.0.1 that validates every request against Stripe's OpenAPI description."""
@@ -182,20 +171,30 @@ def stub(stripe_http: ValidatingHTTPClient) -> Iterator[StripeStub]:
         yield server
 
 
-def stub_config(stub: StripeStub) -> dict[str, Any]:
-    """The configuration of an app that talks to *stub* (add ``SQLALCHEMY_DATABASE_URI`` and your own keys)."""
-    return {
-        "STRIPE_API_KEY": "sk_test_stub",
-        "STRIPE_API_BASE": stub.url,
-        "STRIPE_MAX_NETWORK_RETRIES": 0,
-        "STRIPE_REQUESTS_PER_SECOND": 1000,
-    }
+@pytest.fixture
+def proration_policy() -> bool:
+    """``STRIPE_PRORATION_POLICY`` of ``stub_app``; tests parametrize it."""
+    return False
 
 
 @pytest.fixture
-def stub_app(stub: StripeStub, database_url: str, stripe_http: ValidatingHTTPClient) -> Iterator[Flask]:
+def stripe_api_version() -> str | None:
+    """``STRIPE_API_VERSION`` of ``stub_app`` (``None``: the library's); tests parametrize it."""
+    return None
+
+
+@pytest.fixture
+def stub_app(
+    stub: StripeStub,
+    database_url: str,
+    stripe_http: ValidatingHTTPClient,
+    proration_policy: bool,
+    stripe_api_version: str | None,
+) -> Iterator[Flask]:
     """A host app talking to the stub, on an empty database, in an app context."""
-    config = {**stub_config(stub), "SQLALCHEMY_DATABASE_URI": database_url}
+    config = {**stub_config(stub), "SQLALCHEMY_DATABASE_URI": database_url, "STRIPE_PRORATION_POLICY": proration_policy}
+    if stripe_api_version is not None:
+        config["STRIPE_API_VERSION"] = stripe_api_version
     with running_app(config, http_client=stripe_http) as application:
         yield application
 
@@ -207,63 +206,81 @@ def db(app: Flask) -> SQLAlchemy:
 
 @pytest.fixture
 def user(db: SQLAlchemy) -> hostapp.User:
-    account = hostapp.User(email="ada@example.com")
-    db.session.add(account)
-    db.session.commit()
-    return account
+    return make_user(db, "ada@example.com")
 
 
 @pytest.fixture
 def logged_in_client(client: FlaskClient, user: hostapp.User) -> FlaskClient:
     """A test client whose session is logged in as ``user`` (through Flask-Login's session keys)."""
-    with client.session_transaction() as session:
-        session["_user_id"] = str(user.id)
-        session["_fresh"] = True
-    return client
+    return log_in(client, user)
 
 
-@contextlib.contextmanager
-def signals_with_committed_state(
-    names: dict[Any, str], committed: Callable[[sa.Connection, Any], Any]
-) -> Iterator[list[tuple[str, dict[str, Any]]]]:
-    """Record each of the signals in *names* as ``(name, kwargs)``, with ``kwargs["committed"]`` set to what
-    *committed* reads about the signal's ``instance`` on a connection of its own: the committed state, which a
-    signal sent before its commit would not see."""
-    seen: list[tuple[str, dict[str, Any]]] = []
+@pytest.fixture
+def plan(db: SQLAlchemy) -> StripeSubscriptionPlan:
+    """A monthly plan ($20), created at the offline Stripe."""
+    return created_plan(db)
 
-    def receiver(name: str) -> Callable[..., None]:
-        def receive(sender: Any, **kwargs: Any) -> None:
-            with get_state().db.engine.connect() as connection:
-                seen.append((name, {**kwargs, "committed": committed(connection, kwargs["instance"])}))
 
-        return receive
+@pytest.fixture
+def customer(user: hostapp.User) -> StripeCustomer:
+    """``user``'s customer at the offline Stripe, with a card."""
+    from flask_stripe_billing.testing import create_card_token  # not before pytest loads it as a plugin
 
-    receivers = {signal: receiver(name) for signal, name in names.items()}
-    for signal, function in receivers.items():
-        signal.connect(function)
-    try:
+    return create_customer(user, create_card_token())
+
+
+@pytest.fixture
+def subscription_signals() -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """The subscription signals sent during the test, as ``(name, kwargs)`` (``created``, ``updated``,
+    ``canceled``), with the row's committed status when each was sent as ``kwargs["committed"]``."""
+    names = {
+        signals.subscription_created: "created",
+        signals.subscription_updated: "updated",
+        signals.subscription_canceled: "canceled",
+    }
+
+    def committed(connection: sa.Connection, subscription: StripeSubscription) -> Any:
+        query = sa.select(StripeSubscription.status).where(StripeSubscription.id == subscription.id)
+        return connection.execute(query).scalar_one()
+
+    with signals_with_committed_state(names, committed) as seen:
         yield seen
-    finally:
-        for signal, function in receivers.items():
-            signal.disconnect(function)
 
 
-def table_names(engine: sa.Engine) -> set[str]:
-    return set(sa.inspect(engine).get_table_names())
+@pytest.fixture
+def stub_customer(db: SQLAlchemy, user: hostapp.User) -> StripeCustomer:
+    """``user``'s customer at the stub, for modules whose ``app`` is ``stub_app`` (no card: the stub takes any
+    payment)."""
+    data = get_state().gateway.request("post", "/v1/customers", {}, object_type="test", action="create")
+    row = StripeCustomer(stripe_customer_id=data["id"], is_created_at_stripe=True, subscriber_id=user.id)
+    db.session.add(row)
+    db.session.commit()
+    return row
 
 
-def load_dev_script() -> ModuleType:
-    """The repository's ``dev.py``, imported as a module (it is a script, not part of a package)."""
-    spec = importlib.util.spec_from_file_location("dev", Path(__file__).resolve().parent.parent / "dev.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture
+def served(app: Flask) -> Iterator[str]:
+    """The app served on a local port (see :class:`AppServer` for why not Werkzeug's development server)."""
+    with AppServer(app) as server:
+        yield server.url
 
 
 @pytest.fixture
 def offline_client(offline_stripe: OfflineStripe) -> stripe.StripeClient:
-    """The real ``stripe`` library against the offline Stripe, emptied first."""
-    offline_stripe.reset()
+    """The real ``stripe`` library against the (emptied) offline Stripe."""
     return stripe.StripeClient(OFFLINE_API_KEY, base_addresses={"api": offline_stripe.url}, max_network_retries=0)
+
+
+@pytest.fixture
+def demo(tmp_path: Path, stripe_test_config: dict[str, Any], stripe_http: ValidatingHTTPClient) -> Iterator[Flask]:
+    """The example app on a new SQLite database and the (emptied) offline Stripe."""
+    from example_app import billing, create_app
+    from example_app.models import db as demo_db
+
+    billing._http_client = stripe_http  # every request the demo sends is checked against Stripe's spec too
+    application = create_app({**stripe_test_config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'demo.sqlite'}"})
+    # No application context is held across requests: Flask would reuse it, and Flask-Login's user cached in
+    # its ``g`` would leak from one test client's request to another's.
+    yield application
+    with application.app_context():
+        demo_db.engine.dispose()

@@ -14,11 +14,11 @@ from flask_stripe_billing import errors
 from flask_stripe_billing.billable import BillableMixin
 from flask_stripe_billing.customers.verbs import create_customer
 from flask_stripe_billing.models import ChargeStatus, StripeCharge, StripeSubscription, SubscriptionStatus, utcnow
+from flask_stripe_billing.testing import create_card_token
 from tests import hostapp
-from tests.conftest import reset_database
+from tests.factories.apps import reset_database
+from tests.factories.subscriptions import created_plan
 from tests.stripe_openapi.http_client import ValidatingHTTPClient
-from tests.test_customers import make_token
-from tests.test_subscriptions import created_plan
 
 
 class Team(BillableMixin, hostapp.Organization):
@@ -26,9 +26,11 @@ class Team(BillableMixin, hostapp.Organization):
 
 
 @pytest.fixture
-def team_app(database_url: str, stripe_config: dict[str, Any], stripe_http: ValidatingHTTPClient) -> Iterator[Flask]:
+def team_app(
+    database_url: str, stripe_test_config: dict[str, Any], stripe_http: ValidatingHTTPClient
+) -> Iterator[Flask]:
     app = hostapp.create_app(
-        {**stripe_config, "SQLALCHEMY_DATABASE_URI": database_url},
+        {**stripe_test_config, "SQLALCHEMY_DATABASE_URI": database_url},
         db=hostapp.org_db,
         subscriber_model=Team,
         http_client=stripe_http,
@@ -67,7 +69,7 @@ def test_a_subscriber_without_anything(team: Team, stripe_http: ValidatingHTTPCl
 
 def test_subscribe_cancel_and_grace_period(team: Team, stripe_http: ValidatingHTTPClient) -> None:
     plan = created_plan(hostapp.org_db)
-    customer = create_customer(team, make_token())
+    customer = create_customer(team, create_card_token())
     assert team.stripe_customer is customer
 
     subscription = team.subscribe(plan, metadata={"seats": "5"})
@@ -106,7 +108,7 @@ def test_on_trial_reads_the_row(team: Team) -> None:
 
 
 def test_charge_stores_and_charges(team: Team) -> None:
-    customer = create_customer(team, make_token())
+    customer = create_customer(team, create_card_token())
     charge = team.charge(1500, comment="Extra seats")
     assert charge.id is not None
     assert charge.subscriber_id == team.id

@@ -24,9 +24,9 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_stripe_billing import coupons, plans
 from flask_stripe_billing.models import ChargeStatus, StripeCustomer, StripeSubscription, StripeSubscriptionPlan
 from tests import hostapp
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, GOOD_CARD, fill_card
-from tests.test_charges import SCA_CARD, customer_with, new_charge
-from tests.test_webhook_localstripe import served  # noqa: F401 - the app served on a local port
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, fill_card
+from tests.factories.cards import DECLINED_CARD, GOOD_CARD, SCA_CARD
+from tests.factories.charges import customer_with, new_charge
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed: browser tests skipped")
 pytestmark = [
@@ -36,7 +36,6 @@ pytestmark = [
     pytest.mark.slow,
 ]
 
-DECLINED_CARD = "4000000000000002"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1100, "height": 900}
 

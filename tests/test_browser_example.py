@@ -21,8 +21,8 @@ from example_app.models import db
 from example_app.seed import ADMIN_USER, DEMO_USER, WELCOME_COUPON
 from flask_stripe_billing.models import StripeCharge
 from flask_stripe_billing.offline import AppServer
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, GOOD_CARD, fill_card
-from tests.test_example_app import demo  # noqa: F401 - the example app on the offline Stripe
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, fill_card
+from tests.factories.cards import GOOD_CARD
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed: browser test skipped")
 pytestmark = [
@@ -68,7 +68,7 @@ class Walk:
 
 
 @pytest.fixture
-def walk(demo: Flask, tmp_path: Path) -> Any:  # noqa: F811 - the fixture imported above
+def walk(demo: Flask, tmp_path: Path) -> Any:
     folder = Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     with AppServer(demo) as server, sync_api.sync_playwright() as playwright:
@@ -84,7 +84,7 @@ def walk(demo: Flask, tmp_path: Path) -> Any:  # noqa: F811 - the fixture import
             browser.close()
 
 
-def test_a_new_customer_walks_through_the_example_app(walk: Walk, demo: Flask) -> None:  # noqa: F811
+def test_a_new_customer_walks_through_the_example_app(walk: Walk, demo: Flask) -> None:
     page = walk.page
     page.goto("/")
     assert page.title() == SITE

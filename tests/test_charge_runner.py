@@ -12,16 +12,11 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_stripe_billing.charges.runner import claim_batch, run_charges
 from flask_stripe_billing.models import ChargeStatus, StripeCharge, StripeCustomer, utcnow
 from tests import hostapp
+from tests.factories.apps import make_user
+from tests.factories.cards import DECLINED_ON_CHARGE
+from tests.factories.charges import customer_with, intents_for, new_charge
 from tests.stripe_openapi.http_client import ValidatingHTTPClient
 from tests.stripe_openapi.stub import Answer, StripeStub, stripe_error
-from tests.test_charges import DECLINED_ON_CHARGE, customer_with, intents_for, new_charge
-
-
-def make_user(db: SQLAlchemy, email: str) -> hostapp.User:
-    account = hostapp.User(email=email)
-    db.session.add(account)
-    db.session.commit()
-    return account
 
 
 def test_charge_command_takes_what_is_due_and_reports_errors(app: Flask, db: SQLAlchemy, user: hostapp.User) -> None:

@@ -26,24 +26,21 @@ from flask_stripe_billing.core.state import get_state
 from flask_stripe_billing.customers.verbs import create_customer
 from flask_stripe_billing.models import ChargeStatus, StripeCharge, utcnow
 from flask_stripe_billing.offline import OFFLINE_API_KEY, OfflineStripe
-from tests import hostapp, test_migrations
-from tests.conftest import running_app
+from flask_stripe_billing.testing import create_card_token
+from tests import hostapp
+from tests.factories.apps import running_app
+from tests.factories.cards import make_payment_method
 from tests.fault_proxy import FaultProxy
-from tests.test_customers import make_payment_method, make_token
 
 ROOT = Path(__file__).resolve().parent.parent
 CHARGES = 300
 
 pytestmark = pytest.mark.slow
 
-#: A database of the test's own (SQLite, or a new PostgreSQL database), which the runner processes open too.
-scratch_database = test_migrations.scratch_database
-
 
 @pytest.fixture
 def setup_app(scratch_database: str, offline_stripe: OfflineStripe) -> Iterator[Flask]:
     """An app on the test's database, talking to the offline Stripe directly (no faults), for setup and checks."""
-    offline_stripe.reset()
     config = {
         "SQLALCHEMY_DATABASE_URI": scratch_database,
         "STRIPE_API_KEY": OFFLINE_API_KEY,
@@ -61,7 +58,7 @@ def pending_charges(count: int = CHARGES) -> list[int]:
     db.session.add_all(users)
     db.session.commit()
     for i, user in enumerate(users):
-        create_customer(user, make_token() if i == 2 else make_payment_method())
+        create_customer(user, create_card_token() if i == 2 else make_payment_method())
     rows = [
         StripeCharge(subscriber_id=users[i % 3].id, amount=100 + i, currency="usd", description=None)
         for i in range(count)

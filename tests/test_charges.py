@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,35 +17,12 @@ from flask_stripe_billing.charges.send import refresh_charge
 from flask_stripe_billing.core.state import get_state
 from flask_stripe_billing.customers.verbs import create_customer
 from flask_stripe_billing.models import ChargeStatus, RefundStatus, StripeCharge, StripeCustomer, StripeRefund
-from flask_stripe_billing.offline import OFFLINE_API_KEY, OfflineStripe
+from flask_stripe_billing.offline import OfflineStripe
 from tests import hostapp
-from tests.conftest import signals_with_committed_state
+from tests.factories.cards import DECLINED_ON_CHARGE, GOOD_CARD, SCA_CARD, make_payment_method
+from tests.factories.charges import authenticate, customer_with, intents_for, new_charge
+from tests.factories.signals import signals_with_committed_state
 from tests.stripe_openapi.http_client import ValidatingHTTPClient
-from tests.test_customers import make_payment_method, make_token
-
-GOOD_CARD = "4242424242424242"
-#: Attaches to a customer, then every charge is declined (Stripe's test card, and localstripe's).
-DECLINED_ON_CHARGE = "4000000000000341"
-#: Every payment needs 3-D Secure.
-SCA_CARD = "4000002760003184"
-
-
-def new_charge(db: SQLAlchemy, user: hostapp.User, amount: int = 1500, **fields: Any) -> StripeCharge:
-    row = StripeCharge(subscriber_id=user.id, amount=amount, currency=fields.pop("currency", "usd"), **fields)
-    db.session.add(row)
-    db.session.commit()
-    return row
-
-
-def customer_with(user: hostapp.User, number: str = GOOD_CARD, *, flow: str = "payment_method") -> StripeCustomer:
-    card = make_payment_method(number) if flow == "payment_method" else make_token(number)
-    return create_customer(user, card)
-
-
-def intents_for(charge_id: int) -> list[dict[str, Any]]:
-    """The PaymentIntents the Stripe server holds for one charge row (by the metadata we send)."""
-    gateway = get_state().gateway
-    return [pi for pi in gateway.list_all("/v1/payment_intents") if pi["metadata"].get("charge_id") == str(charge_id)]
 
 
 @pytest.fixture
@@ -179,14 +154,7 @@ def test_authentication_required_keeps_the_client_secret_and_raises(
     with pytest.raises(errors.ChargeStateError):
         row.charge()  # waiting for the customer: not charged again
 
-    # The customer passes 3-D Secure (localstripe's stand-in for the Stripe.js step), then we re-read.
-    body = urllib.parse.urlencode({"client_secret": row.payment_intent_client_secret, "success": "true"}).encode()
-    request = urllib.request.Request(  # noqa: S310 - the local offline server
-        f"{offline_stripe.url}/v1/payment_intents/{row.stripe_payment_intent_id}/_authenticate",
-        data=body,
-        headers={"Authorization": f"Bearer {OFFLINE_API_KEY}"},
-    )
-    urllib.request.urlopen(request, timeout=5).close()  # noqa: S310
+    authenticate(offline_stripe, row)  # the customer passes 3-D Secure; then we re-read
     refresh_charge(row)
 
     assert row.status == ChargeStatus.SUCCEEDED

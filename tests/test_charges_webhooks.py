@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -14,16 +13,16 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_stripe_billing import signals
 from flask_stripe_billing.core.state import get_state
 from flask_stripe_billing.models import ChargeStatus, StripeCharge, StripeRefund, StripeWebhook, WebhookStatus
+from flask_stripe_billing.testing import SignalRecorder
 from tests import hostapp
-from tests.test_charges import customer_with, new_charge
-from tests.test_webhook_route import deliver, event
+from tests.factories.charges import customer_with, new_charge
+from tests.factories.webhooks import send_event
 
 
 def send(client: FlaskClient, event_type: str, obj: dict[str, Any], *, age: int = 0) -> StripeWebhook:
-    payload = event(f"evt_{time.time_ns()}", event_type, created=int(time.time()) - age, data={"object": obj})
-    response = deliver(client, json.dumps(payload).encode())
-    assert response.status_code == 200
-    webhook = get_state().db.session.get(StripeWebhook, payload["id"])
+    """Send a signed *event_type* event about *obj*, created *age* seconds ago; return it, processed."""
+    response = send_event(client, event_type, obj, created=int(time.time()) - age)
+    webhook = get_state().db.session.get(StripeWebhook, response.json["received"])
     assert webhook is not None
     get_state().db.session.refresh(webhook)
     assert webhook.status == WebhookStatus.PROCESSED, webhook.parse_error
@@ -95,15 +94,14 @@ def test_an_older_event_never_undoes_a_success(
     row.charge()
     intent = get_state().gateway.request("get", f"/v1/payment_intents/{row.stripe_payment_intent_id}")
     failed = {**intent, "status": "requires_payment_method", "last_payment_error": {"code": "card_declined"}}
-    received: list[Any] = []
 
-    with signals.stripe_charge_card_exception.connected_to(lambda sender, **kw: received.append(kw)):
+    with SignalRecorder(signals.stripe_charge_card_exception) as received:
         send(client, "payment_intent.payment_failed", failed, age=120)
 
     db.session.expire_all()
     assert row.status == ChargeStatus.SUCCEEDED
     assert row.failure_code is None
-    assert received == []
+    assert received.records == []
 
 
 def test_refund_event_records_a_dashboard_refund_and_matches_ours(
@@ -119,7 +117,7 @@ def test_refund_event_records_a_dashboard_refund_and_matches_ours(
     )
     stripe_charge = gateway.request("get", f"/v1/charges/{row.stripe_charge_id}")
     assert stripe_charge["amount_refunded"] == 2500
-    refunded: list[Any] = []
+    refunded: list[Any] = []  # ids read when the signal is sent, while its session is open
 
     with signals.stripe_charge_refunded.connected_to(lambda sender, **kw: refunded.append(kw["refund"].id)):
         send(client, "charge.refunded", stripe_charge)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,25 @@ from flask_stripe_billing.core.state import get_state
 from flask_stripe_billing.models import StripeIdempotencyKey, utcnow
 from flask_stripe_billing.offline import OFFLINE_API_KEY, OfflineStripe, free_port
 from tests import hostapp
+from tests.factories.apps import running_app
+
+#: Every ``flask stripe`` command.
+COMMANDS = [
+    "charge",
+    "check-pending-webhooks",
+    "end-subscriptions",
+    "purge-idempotency-keys",
+    "refresh-coupons",
+    "refresh-customers",
+    "replay-webhooks",
+    "status",
+]
+
+
+def listed_commands(help_text: str) -> list[str]:
+    """The command names in the ``Commands:`` section of a group's ``--help``."""
+    section = help_text.split("Commands:\n", 1)[1]
+    return re.findall(r"^  (\S+)", section, re.MULTILINE)  # wrapped help lines are indented further
 
 
 def test_group_is_listed_with_its_commands(app: Flask) -> None:
@@ -30,8 +50,7 @@ def test_group_is_listed_with_its_commands(app: Flask) -> None:
     assert "stripe" in top.output
     group = runner.invoke(args=["stripe", "--help"])
     assert group.exit_code == 0
-    assert "purge-idempotency-keys" in group.output
-    assert "status" in group.output
+    assert sorted(listed_commands(group.output)) == COMMANDS
 
 
 def test_commands_exist_without_the_blueprint() -> None:
@@ -59,6 +78,33 @@ def test_purge_idempotency_keys(app: Flask, db: SQLAlchemy) -> None:
     assert result.exit_code == 2
 
 
+def idempotency_key(uuid: str, hours_old: float) -> StripeIdempotencyKey:
+    created = utcnow() - dt.timedelta(hours=hours_old)
+    return StripeIdempotencyKey(uuid=uuid, object_type="charge", action="create", created_at=created)
+
+
+def test_purge_idempotency_keys_takes_an_age_from_the_option_or_the_setting(
+    stripe_test_config: dict[str, Any], database_url: str
+) -> None:
+    config = {**stripe_test_config, "SQLALCHEMY_DATABASE_URI": database_url, "STRIPE_IDEMPOTENCY_KEY_MAX_AGE_HOURS": 12}
+    with running_app(config) as app:
+        db = hostapp.db
+        db.session.add_all([idempotency_key(name, hours) for name, hours in [("2d", 50), ("30h", 30), ("1h", 1)]])
+        db.session.commit()
+
+        by_option = app.test_cli_runner().invoke(args=["stripe", "purge-idempotency-keys", "--older-than-hours", "48"])
+
+        assert by_option.exit_code == 0, by_option.output
+        assert "Deleted 1 idempotency key record(s) older than 48 hour(s)." in by_option.output
+        assert sorted(db.session.scalars(sa.select(StripeIdempotencyKey.uuid))) == ["1h", "30h"]
+
+        by_setting = app.test_cli_runner().invoke(args=["stripe", "purge-idempotency-keys"])
+
+        assert by_setting.exit_code == 0, by_setting.output
+        assert "Deleted 1 idempotency key record(s) older than 12 hour(s)." in by_setting.output
+        assert db.session.scalars(sa.select(StripeIdempotencyKey.uuid)).all() == ["1h"]
+
+
 def test_status_reports_a_reachable_stripe(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["stripe", "status"])
     assert result.exit_code == 0, result.output
@@ -80,18 +126,6 @@ def test_status_fails_when_stripe_is_unreachable() -> None:
     assert "STRIPE_API_BASE" in result.output
 
 
-COMMANDS = [
-    "charge",
-    "check-pending-webhooks",
-    "end-subscriptions",
-    "purge-idempotency-keys",
-    "refresh-coupons",
-    "refresh-customers",
-    "replay-webhooks",
-    "status",
-]
-
-
 def flask_command(config: dict[str, Any]) -> FlaskGroup:
     """The ``flask`` command itself, loading a host app with *config* the way ``flask --app`` does."""
     return FlaskGroup(create_app=lambda: hostapp.create_app(config))
@@ -105,7 +139,7 @@ def test_help_works_without_an_api_key() -> None:
     assert "stripe" in top.output
     group = runner.invoke(flask, ["stripe", "--help"])
     assert group.exit_code == 0, group.output
-    assert all(name in group.output for name in COMMANDS)
+    assert sorted(listed_commands(group.output)) == COMMANDS
     for name in COMMANDS:
         result = runner.invoke(flask, ["stripe", name, "--help"], prog_name="flask")
         assert result.exit_code == 0, (name, result.output)
@@ -190,14 +224,24 @@ def real_flask(*args: str, app: str, env: dict[str, str] | None = None) -> subpr
     )
 
 
-def test_real_flask_help_and_errors_without_an_api_key() -> None:
-    app = "tests.hostapp:create_app({'SQLALCHEMY_DATABASE_URI': 'sqlite://'})"
-    group = real_flask("stripe", "--help", app=app)
+#: A host app with no Stripe settings at all, for ``flask --app``.
+BARE_HOST = "tests.hostapp:create_app({'SQLALCHEMY_DATABASE_URI': 'sqlite://'})"
+
+
+def test_real_flask_lists_every_command_and_each_ones_help_works() -> None:
+    group = real_flask("stripe", "--help", app=BARE_HOST)
     assert group.returncode == 0, group.stderr
     assert "Traceback" not in group.stderr
-    assert all(name in group.stdout for name in COMMANDS)
-    charge = real_flask("stripe", "charge", "--help", app=app)
-    assert charge.returncode == 0, charge.stderr
+    assert sorted(listed_commands(group.stdout)) == COMMANDS  # every command, and only those
+    for name in COMMANDS:
+        result = real_flask("stripe", name, "--help", app=BARE_HOST)
+        assert result.returncode == 0, (name, result.stderr)
+        assert f"stripe {name} [OPTIONS]" in result.stdout, (name, result.stdout)
+        assert "Traceback" not in result.stderr
+
+
+def test_real_flask_errors_without_an_api_key() -> None:
+    app = BARE_HOST
     status = real_flask("stripe", "status", app=app)
     assert status.returncode == 1
     assert status.stderr.startswith("Error: STRIPE_API_KEY is required")
@@ -224,7 +268,6 @@ def test_real_flask_help_and_errors_without_an_api_key() -> None:
 def test_every_command_through_the_real_flask_command(
     args: list[str], words: str, offline_stripe: OfflineStripe, tmp_path: Path
 ) -> None:
-    offline_stripe.reset()
     config = {
         "STRIPE_API_KEY": OFFLINE_API_KEY,
         "STRIPE_API_BASE": offline_stripe.url,

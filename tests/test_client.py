@@ -19,7 +19,8 @@ from tests.stripe_openapi.http_client import ValidatingHTTPClient
 from tests.stripe_openapi.stub import StripeStub, stripe_error
 
 
-def stub_app(stub: StripeStub, stripe_http: ValidatingHTTPClient, **config: Any) -> Flask:
+def stub_host(stub: StripeStub, stripe_http: ValidatingHTTPClient, **config: Any) -> Flask:
+    """A host app talking to *stub*, with *config* added (no application context pushed)."""
     return hostapp.create_app(
         {
             "STRIPE_API_KEY": "sk_test_stub",
@@ -38,7 +39,7 @@ def test_every_request_carries_the_pinned_version(app: Flask, stripe_http: Valid
 
 
 def test_configured_version_is_sent(stub: StripeStub, stripe_http: ValidatingHTTPClient) -> None:
-    app = stub_app(stub, stripe_http, STRIPE_API_VERSION="2023-08-16")
+    app = stub_host(stub, stripe_http, STRIPE_API_VERSION="2023-08-16")
     with app.app_context():
         get_state(app).gateway.request("get", "/v1/customers")
     assert stripe_http.last().stripe_version == "2023-08-16"
@@ -75,7 +76,7 @@ def test_key_callback_is_used(stub: StripeStub, stripe_http: ValidatingHTTPClien
         calls.append((object_type, action, livemode))
         return f"{object_type}-{action}-{len(calls)}"
 
-    app = stub_app(stub, stripe_http, STRIPE_IDEMPOTENCY_KEY_CALLBACK=make_key)
+    app = stub_host(stub, stripe_http, STRIPE_IDEMPOTENCY_KEY_CALLBACK=make_key)
     with app.app_context():
         get_state(app).gateway.request("post", "/v1/customers", {}, object_type="customer", action="create")
     assert calls == [("customer", "create", False)]
@@ -85,7 +86,7 @@ def test_key_callback_is_used(stub: StripeStub, stripe_http: ValidatingHTTPClien
 def test_key_callback_returning_nonsense_is_a_configuration_error(
     stub: StripeStub, stripe_http: ValidatingHTTPClient
 ) -> None:
-    app = stub_app(stub, stripe_http, STRIPE_IDEMPOTENCY_KEY_CALLBACK=lambda *args: "")
+    app = stub_host(stub, stripe_http, STRIPE_IDEMPOTENCY_KEY_CALLBACK=lambda *args: "")
     with app.app_context(), pytest.raises(errors.ConfigurationError, match="STRIPE_IDEMPOTENCY_KEY_CALLBACK"):
         get_state(app).gateway.request("post", "/v1/customers", {}, object_type="customer", action="create")
 
@@ -95,7 +96,7 @@ def test_5xx_is_retried_with_the_same_key_then_reported_as_unknown(
 ) -> None:
     answers = iter([stripe_error(500, "boom", kind="api_error"), stripe_error(500, "boom", kind="api_error")])
     stub.on("POST", "/v1/customers", lambda params, stored: next(answers, (200, stub.store.create("customer", params))))
-    app = stub_app(stub, stripe_http, STRIPE_MAX_NETWORK_RETRIES=1)
+    app = stub_host(stub, stripe_http, STRIPE_MAX_NETWORK_RETRIES=1)
     gateway = get_state(app).gateway
     with app.app_context(), pytest.raises(errors.OutcomeUnknownError) as caught:
         gateway.request("post", "/v1/customers", {}, idempotency_key="k-1")
@@ -113,7 +114,7 @@ def test_max_network_retries_default_is_two(stub: StripeStub, stripe_http: Valid
         "/v1/customers/{customer}",
         lambda params, stored: next(answers, (200, {"id": "cus_1", "object": "customer"})),
     )
-    app = stub_app(stub, stripe_http)
+    app = stub_host(stub, stripe_http)
     with app.app_context():
         assert get_state(app).gateway.request("get", "/v1/customers/cus_1")["id"] == "cus_1"
     assert len(stripe_http.requests) == 3
@@ -141,7 +142,7 @@ def test_card_decline_keeps_codes_and_customer_safe_message(
             decline_code="insufficient_funds",
         ),
     )
-    app = stub_app(stub, stripe_http)
+    app = stub_host(stub, stripe_http)
     with app.app_context(), pytest.raises(errors.CardError) as caught:
         get_state(app).gateway.request(
             "post", "/v1/payment_intents", {"amount": 500, "currency": "usd"}, idempotency_key="pi-1"
@@ -168,9 +169,10 @@ def test_error_classes(
     stub: StripeStub, stripe_http: ValidatingHTTPClient, answer: Any, exception: type[Exception]
 ) -> None:
     stub.on("POST", "/v1/customers", lambda params, stored: answer)
-    app = stub_app(stub, stripe_http, STRIPE_MAX_NETWORK_RETRIES=0)
-    with app.app_context(), pytest.raises(exception):
+    app = stub_host(stub, stripe_http, STRIPE_MAX_NETWORK_RETRIES=0)
+    with app.app_context(), pytest.raises(exception) as caught:
         get_state(app).gateway.request("post", "/v1/customers", {}, idempotency_key="k")
+    assert type(caught.value) is exception  # that class itself, not a subclass
 
 
 def test_unreachable_api_base_names_the_key(stripe_http: ValidatingHTTPClient) -> None:
@@ -233,7 +235,7 @@ def test_gateway_shares_one_limiter_per_app(app: Flask) -> None:
 def test_parameters_named_like_request_options_reach_stripe(
     stub: StripeStub, stripe_http: ValidatingHTTPClient
 ) -> None:
-    app = stub_app(stub, stripe_http)
+    app = stub_host(stub, stripe_http)
     with app.app_context():
         get_state(app).gateway.request("post", "/v1/setup_intents", {"usage": "off_session"}, idempotency_key="si-1")
     assert stripe_http.last("POST").params["usage"] == "off_session"

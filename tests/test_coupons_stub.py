@@ -13,9 +13,12 @@ from flask_stripe_billing.coupons.lookup import get_live_coupon
 from flask_stripe_billing.coupons.verbs import create_coupon, update_coupon
 from tests.stripe_openapi.http_client import ValidatingHTTPClient
 from tests.stripe_openapi.stub import StripeStub, stripe_error
-from tests.test_subscriptions_stub import api_version, app, policy
 
-__all__ = ["api_version", "app", "policy"]  # the stub-backed fixtures (``stub`` comes from conftest)
+
+@pytest.fixture
+def app(stub_app: Flask) -> Flask:
+    """Every test here talks to the stub."""
+    return stub_app
 
 
 def test_create_and_rename(app: Flask, db: SQLAlchemy, stub: StripeStub, stripe_http: ValidatingHTTPClient) -> None:

@@ -16,21 +16,23 @@ from flask_stripe_billing.models import WebhookStatus
 from flask_stripe_billing.testing import send_webhook
 from flask_stripe_billing.web.csrf import EXEMPT_VIEWS
 from tests import hostapp
-from tests.conftest import reset_database
+from tests.factories.apps import reset_database
+from tests.factories.webhooks import stored
 from tests.stripe_openapi.http_client import ValidatingHTTPClient
-from tests.test_webhook_route import stored
 
 
 @pytest.fixture(params=["csrf-before", "csrf-after"])
 def csrf_app(
     request: pytest.FixtureRequest,
     database_url: str,
-    stripe_config: dict[str, Any],
+    stripe_test_config: dict[str, Any],
     stripe_http: ValidatingHTTPClient,
 ) -> Iterator[Flask]:
     """A host app with ``CSRFProtect`` set up before, or after, flask-stripe-billing."""
     app = Flask(__name__)
-    app.config.update(SECRET_KEY="test-secret", TESTING=True, SQLALCHEMY_DATABASE_URI=database_url, **stripe_config)
+    app.config.update(
+        SECRET_KEY="test-secret", TESTING=True, SQLALCHEMY_DATABASE_URI=database_url, **stripe_test_config
+    )
     csrf = CSRFProtect()
     if request.param == "csrf-before":
         csrf.init_app(app)

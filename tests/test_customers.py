@@ -12,36 +12,16 @@ from flask_sqlalchemy import SQLAlchemy
 
 from flask_stripe_billing import errors, signals
 from flask_stripe_billing.core.state import get_state
-from flask_stripe_billing.customers import verbs as customers_module
 from flask_stripe_billing.customers.from_stripe import summarize_card, summarize_sources
+from flask_stripe_billing.customers.refresh import refresh_all_customers
 from flask_stripe_billing.customers.verbs import create_customer
 from flask_stripe_billing.models import StripeCustomer
+from flask_stripe_billing.offline import OfflineStripe, free_port
+from flask_stripe_billing.testing import create_card_token
 from tests import hostapp
-
-GOOD_CARD = "4242424242424242"
-DECLINED_CARD = "4000000000000002"
-
-
-def card_params(number: str) -> dict[str, Any]:
-    return {"number": number, "exp_month": "12", "exp_year": "2034", "cvc": "123"}
-
-
-def make_token(number: str = GOOD_CARD) -> str:
-    token = get_state().gateway.request(
-        "post", "/v1/tokens", {"card": card_params(number)}, object_type="token", action="create"
-    )
-    return str(token["id"])
-
-
-def make_payment_method(number: str = GOOD_CARD) -> str:
-    method = get_state().gateway.request(
-        "post",
-        "/v1/payment_methods",
-        {"type": "card", "card": card_params(number)},
-        object_type="payment_method",
-        action="create",
-    )
-    return str(method["id"])
+from tests.factories.apps import log_in, make_user, running_app
+from tests.factories.cards import DECLINED_CARD, make_payment_method
+from tests.fault_proxy import FaultProxy
 
 
 def all_customers(db: SQLAlchemy) -> list[StripeCustomer]:
@@ -49,7 +29,7 @@ def all_customers(db: SQLAlchemy) -> list[StripeCustomer]:
 
 
 def test_token_flow_creates_a_customer_with_its_card(app: Flask, db: SQLAlchemy, user: hostapp.User) -> None:
-    customer = create_customer(user, make_token())
+    customer = create_customer(user, create_card_token())
 
     assert customer.stripe_customer_id
     assert customer.stripe_customer_id.startswith("cus_")
@@ -85,7 +65,7 @@ def test_payment_method_flow_attaches_and_sets_default(app: Flask, db: SQLAlchem
 
 @pytest.mark.parametrize("flow", ["token", "payment_method"])
 def test_declined_card_leaves_no_active_orphan(app: Flask, db: SQLAlchemy, user: hostapp.User, flow: str) -> None:
-    card = make_token(DECLINED_CARD) if flow == "token" else make_payment_method(DECLINED_CARD)
+    card = create_card_token(DECLINED_CARD) if flow == "token" else make_payment_method(DECLINED_CARD)
     with pytest.raises(errors.CardError) as caught:
         create_customer(user, card)
     assert caught.value.user_message
@@ -97,7 +77,7 @@ def test_declined_card_leaves_no_active_orphan(app: Flask, db: SQLAlchemy, user:
 
 
 def test_new_customer_supersedes_older_ones(app: Flask, db: SQLAlchemy, user: hostapp.User) -> None:
-    first = create_customer(user, make_token())
+    first = create_customer(user, create_card_token())
     second = create_customer(user, make_payment_method())
     db.session.refresh(first)
     assert first.is_active is False
@@ -116,12 +96,12 @@ def test_signal_fires_after_commit(app: Flask, db: SQLAlchemy, user: hostapp.Use
         seen.append((bool(committed), bool(db.session.dirty or db.session.new)))
 
     with signals.customer_created.connected_to(receiver):
-        create_customer(user, make_token())
+        create_customer(user, create_card_token())
     assert seen == [(True, False)]
 
 
 def test_add_new_source_and_refresh(app: Flask, db: SQLAlchemy, user: hostapp.User) -> None:
-    customer = create_customer(user, make_token())
+    customer = create_customer(user, create_card_token())
     method = make_payment_method()
     customer.add_new_source(method)
     assert {source["id"] for source in customer.sources} >= {method}
@@ -131,7 +111,7 @@ def test_add_new_source_and_refresh(app: Flask, db: SQLAlchemy, user: hostapp.Us
 
 
 def test_add_declined_source_raises_card_error(app: Flask, db: SQLAlchemy, user: hostapp.User) -> None:
-    customer = create_customer(user, make_token())
+    customer = create_customer(user, create_card_token())
     with pytest.raises(errors.CardError):
         customer.add_new_source(make_payment_method(DECLINED_CARD))
     db.session.refresh(customer)
@@ -140,7 +120,7 @@ def test_add_declined_source_raises_card_error(app: Flask, db: SQLAlchemy, user:
 
 
 def test_refresh_marks_a_deleted_customer_inactive(app: Flask, db: SQLAlchemy, user: hostapp.User) -> None:
-    customer = create_customer(user, make_token())
+    customer = create_customer(user, create_card_token())
     get_state().gateway.request(
         "delete", f"/v1/customers/{customer.stripe_customer_id}", object_type="customer", action="delete"
     )
@@ -173,7 +153,7 @@ API = "/billing/api"
 
 
 def test_api_creates_a_customer_from_a_token(app: Flask, logged_in_client: FlaskClient) -> None:
-    response = logged_in_client.post(f"{API}/customers", json={"stripe_js_response": {"id": make_token()}})
+    response = logged_in_client.post(f"{API}/customers", json={"stripe_js_response": {"id": create_card_token()}})
     assert response.status_code == 201
     body = response.get_json()
     assert set(body) == {
@@ -260,7 +240,9 @@ def test_api_needs_login_and_answers_json(app: Flask, client: FlaskClient) -> No
 
 
 def test_api_get_and_patch_are_owner_only(app: Flask, db: SQLAlchemy, logged_in_client: FlaskClient) -> None:
-    created = logged_in_client.post(f"{API}/customers", json={"stripe_js_response": {"id": make_token()}}).get_json()
+    created = logged_in_client.post(
+        f"{API}/customers", json={"stripe_js_response": {"id": create_card_token()}}
+    ).get_json()
     url = f"{API}/customers/{created['stripe_customer_id']}"
     assert logged_in_client.get(url).get_json() == created
 
@@ -310,7 +292,7 @@ def test_refresh_customers_command_pages_through_every_customer(app: Flask, db: 
     gateway.request(
         "post",
         f"/v1/customers/{changed.stripe_customer_id}/sources",
-        {"source": make_token()},
+        {"source": create_card_token()},
         object_type="source",
         action="create",
     )
@@ -325,34 +307,40 @@ def test_refresh_customers_command_pages_through_every_customer(app: Flask, db: 
     assert db.session.get(StripeCustomer, deleted.id).is_active is False  # type: ignore[union-attr]
 
 
-def test_refresh_all_customers_backs_off_on_rate_limits(
-    app: Flask, db: SQLAlchemy, user: hostapp.User, monkeypatch: pytest.MonkeyPatch
+def test_refresh_all_customers_backs_off_on_rate_limits_and_lost_answers(
+    stripe_test_config: dict[str, Any], database_url: str, offline_stripe: OfflineStripe, stripe_http: Any
 ) -> None:
-    create_customer(user, make_token())
-    create_customer(user, make_token())
-    real_refresh = customers_module.refresh_customer
-    failures = iter([errors.RateLimitError("slow down"), errors.OutcomeUnknownError("timeout")])
+    """A 429 or a 5xx while reading a customer is tried again after a pause, doubled each time; after
+    *max_attempts* the customer is reported, and the others are refreshed all the same."""
+    with FaultProxy(offline_stripe.url) as proxy:
+        config = {**stripe_test_config, "SQLALCHEMY_DATABASE_URI": database_url, "STRIPE_API_BASE": proxy.url}
+        with running_app(config, http_client=stripe_http):
+            user = make_user(hostapp.db)
+            first = create_customer(user, create_card_token())
+            create_customer(user, create_card_token())
+            path = f"/v1/customers/{first.stripe_customer_id}"
+            proxy.queue_fault("rate_limited", method="GET", path=path)
+            proxy.queue_fault("fail_before", method="GET", path=path)  # a 500: the outcome is unknown
+            pauses: list[float] = []
 
-    def flaky(customer: StripeCustomer) -> StripeCustomer:
-        failure = next(failures, None)
-        if failure is not None:
-            raise failure
-        return real_refresh(customer)
+            summary = refresh_all_customers(batch_size=1, backoff=0.5, sleep=pauses.append)
 
-    monkeypatch.setattr(customers_module, "refresh_customer", flaky)
-    pauses: list[float] = []
-    summary = customers_module.refresh_all_customers(batch_size=1, backoff=0.5, sleep=pauses.append)
-    assert pauses == [0.5, 1.0]
-    assert (summary.updated, summary.unchanged, summary.missing, summary.errors) == (0, 2, 0, 0)
+            assert pauses == [0.5, 1.0]
+            assert (summary.updated, summary.unchanged, summary.missing, summary.errors) == (0, 2, 0, 0)
 
-    def always_limited(customer: StripeCustomer) -> StripeCustomer:
-        raise errors.RateLimitError("still limited")
+            proxy.queue_fault("rate_limited", method="GET", path=path)
+            proxy.queue_fault("rate_limited", method="GET", path=path)
+            pauses.clear()
 
-    monkeypatch.setattr(customers_module, "refresh_customer", always_limited)
-    summary = customers_module.refresh_all_customers(max_attempts=2, sleep=pauses.append)
-    assert summary.errors == 2
-    assert all(isinstance(failure.error, errors.RateLimitError) for failure in summary.failures.items)
-    assert all(failure.item.startswith("customer cus_") for failure in summary.failures.items)
+            summary = refresh_all_customers(max_attempts=2, sleep=pauses.append)
+
+            assert pauses == [1.0]
+            assert (summary.unchanged, summary.errors) == (1, 1)
+            [failure] = summary.failures.items
+            assert isinstance(failure.error, errors.RateLimitError)
+            assert failure.item == f"customer {first.stripe_customer_id}"
+            assert proxy.counts == {"rate_limited": 3, "fail_before": 1}
+            assert not proxy.violations
 
 
 def test_api_payment_method_of_another_customer_is_refused(
@@ -373,23 +361,15 @@ def test_api_payment_method_of_another_customer_is_refused(
     assert theirs.is_active
 
 
-def test_api_stripe_outage_is_a_json_502(stripe_config: dict[str, Any], database_url: str) -> None:
-    from flask_stripe_billing.offline import free_port
-    from tests.conftest import running_app
-
+def test_api_stripe_outage_is_a_json_502(stripe_test_config: dict[str, Any], database_url: str) -> None:
     config = {
-        **stripe_config,
+        **stripe_test_config,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "STRIPE_API_BASE": f"http://127.0.0.1:{free_port()}",  # nothing listens there
         "STRIPE_MAX_NETWORK_RETRIES": 0,
     }
     with running_app(config) as app:
-        account = hostapp.User(email="outage@example.com")
-        hostapp.db.session.add(account)
-        hostapp.db.session.commit()
-        client = app.test_client()
-        with client.session_transaction() as session:
-            session["_user_id"] = str(account.id)
+        client = log_in(app.test_client(), make_user(hostapp.db, "outage@example.com"))
         response = client.post(f"{API}/setup-intents", json={})
         assert response.status_code == 502
         assert response.get_json() == {"stripe_error": errors.StripeRequestError.default_user_message}

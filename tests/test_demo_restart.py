@@ -24,7 +24,7 @@ import stripe
 from example_app.seed import ADMIN_USER, DEMO_USER
 from flask_stripe_billing.offline import OFFLINE_API_KEY, free_port
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
-from tests.conftest import load_dev_script
+from tests.factories.apps import load_dev_script
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 60.0

@@ -12,10 +12,9 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from flask_stripe_billing.offline import free_port
-from tests.conftest import load_dev_script
+from tests.factories.apps import POSTGRES_SKIP_REASON, POSTGRES_URL, load_dev_script
 
 ROOT = Path(__file__).resolve().parent.parent
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 
 
 @pytest.fixture
@@ -46,7 +45,7 @@ def test_the_demo_needs_no_install_after_the_tests() -> None:
 def missing_database() -> Iterator[str]:
     """A URL like TEST_POSTGRES_URL's naming a database the server does not have (dropped afterwards)."""
     if not POSTGRES_URL:
-        pytest.skip("TEST_POSTGRES_URL is not set: PostgreSQL tests skipped (.ci/run sets it)")
+        pytest.skip(POSTGRES_SKIP_REASON)
     psycopg = pytest.importorskip("psycopg")
     url = make_url(POSTGRES_URL)
     name = f"{url.database}_made_by_dev_py"

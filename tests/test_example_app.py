@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from example_app import billing, create_app
+from example_app import create_app
 from example_app.models import User, db
 from example_app.seed import ADMIN_USER, DEMO_USER, WELCOME_COUPON
 from flask_stripe_billing.core.state import get_state
@@ -27,23 +26,9 @@ from flask_stripe_billing.models import (
     StripeSubscriptionPlan,
     StripeWebhook,
 )
-from flask_stripe_billing.offline import AppServer, OfflineStripe
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, GOOD_CARD, fill_card
-from tests.stripe_openapi.http_client import ValidatingHTTPClient
-
-
-@pytest.fixture
-def demo(
-    tmp_path: Path, stripe_config: dict[str, Any], stripe_http: ValidatingHTTPClient, offline_stripe: OfflineStripe
-) -> Iterator[Flask]:
-    offline_stripe.reset()
-    billing._http_client = stripe_http  # every request the demo sends is checked against Stripe's spec too
-    app = create_app({**stripe_config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'demo.sqlite'}"})
-    # No application context is held across requests: Flask would reuse it, and Flask-Login's user cached in
-    # its ``g`` would leak from one test client's request to another's.
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+from flask_stripe_billing.offline import AppServer
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, fill_card
+from tests.factories.cards import GOOD_CARD
 
 
 def csrf_token(client: FlaskClient, path: str) -> str:
@@ -57,7 +42,7 @@ def log_in(client: FlaskClient, email: str, password: str) -> Any:
     return client.post("/login", data={"email": email, "password": password, "csrf_token": token})
 
 
-def test_seeds_plans_at_stripe_and_shows_them(demo: Flask, stripe_config: dict[str, Any]) -> None:
+def test_seeds_plans_at_stripe_and_shows_them(demo: Flask, stripe_test_config: dict[str, Any]) -> None:
     with demo.app_context():
         plans = db.session.scalars(sa.select(StripeSubscriptionPlan)).all()
         assert {plan.name for plan in plans} == {"Starter", "Pro", "Pro yearly"}
@@ -66,7 +51,7 @@ def test_seeds_plans_at_stripe_and_shows_them(demo: Flask, stripe_config: dict[s
     text = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "$290.00" in text
-    assert stripe_config["STRIPE_API_KEY"] not in text
+    assert stripe_test_config["STRIPE_API_KEY"] not in text
 
 
 def test_log_in_with_the_demo_user_and_see_the_pricing_page(demo: Flask) -> None:
@@ -198,9 +183,9 @@ def test_subscribing_with_a_card_opens_the_premium_area(demo: Flask, tmp_path: P
 
 
 def test_the_welcome_coupon_is_seeded_once_and_offered_on_the_home_page(
-    demo: Flask, stripe_config: dict[str, Any], tmp_path: Path
+    demo: Flask, stripe_test_config: dict[str, Any], tmp_path: Path
 ) -> None:
-    create_app({**stripe_config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'demo.sqlite'}"})  # a restart
+    create_app({**stripe_test_config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'demo.sqlite'}"})  # a restart
     with demo.app_context():
         rows = db.session.scalars(sa.select(StripeCoupon)).all()
         assert [(row.coupon_id, row.is_created_at_stripe, row.percent_off) for row in rows] == [
@@ -212,9 +197,9 @@ def test_the_welcome_coupon_is_seeded_once_and_offered_on_the_home_page(
 
 
 def test_a_new_database_beside_a_kept_stripe_finds_the_coupon_there(
-    demo: Flask, stripe_config: dict[str, Any], tmp_path: Path
+    demo: Flask, stripe_test_config: dict[str, Any], tmp_path: Path
 ) -> None:
-    fresh = create_app({**stripe_config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'fresh.sqlite'}"})
+    fresh = create_app({**stripe_test_config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'fresh.sqlite'}"})
     with fresh.app_context():
         coupon = db.session.scalars(sa.select(StripeCoupon)).one()
         assert (coupon.coupon_id, coupon.is_created_at_stripe) == (WELCOME_COUPON["coupon_id"], True)

@@ -39,3 +39,21 @@ def test_utc_time_says_utc_and_converts_aware_times() -> None:
     assert formatting.utc_time(naive) == "2027-03-03 14:05:09 UTC"
     assert formatting.utc_time(paris) == "2027-03-03 14:05:09 UTC"
     assert formatting.utc_time(None) == ""
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "expected"),
+    [
+        (1999, "usd", "$19.99"),
+        (123456789, "usd", "$1,234,567.89"),
+        (5, "eur", "€0.05"),
+        (500, "jpy", "¥500"),
+        (500, "JPY", "¥500"),
+        (1999, "pln", "19.99 PLN"),
+        (7000, "krw", "7,000 KRW"),
+        (-250, "gbp", "-£2.50"),
+        (None, "usd", ""),
+    ],
+)
+def test_money_is_shown_in_major_units(amount: int | None, currency: str, expected: str) -> None:
+    assert formatting.money(amount, currency) == expected

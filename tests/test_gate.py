@@ -1,23 +1,25 @@
-"""The subscription gate: the decorator, ``require_subscription``, every exemption form, the status policy."""
+"""The subscription gate on a view: ``@subscription_required``, the status policy, why non-payers are redirected,
+payment collection paused at Stripe.
+
+Gating a whole app or blueprint (``require_subscription``) and its exemptions: ``test_gate_app.py``."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 import stripe
-from flask import Blueprint, Flask
+from flask import Flask
 from flask.testing import FlaskClient
 from flask_sqlalchemy import SQLAlchemy
 
 from flask_stripe_billing import signals
 from flask_stripe_billing.core.state import get_state
-from flask_stripe_billing.models import StripeCustomer, StripeSubscription, StripeSubscriptionPlan
-from flask_stripe_billing.models.base import utcnow
+from flask_stripe_billing.models import StripeCustomer, StripeSubscriptionPlan
 from flask_stripe_billing.subscriptions.from_stripe import apply_stripe_subscription
 from flask_stripe_billing.subscriptions.verbs import subscribe
 from flask_stripe_billing.testing import SignalRecorder, send_webhook
@@ -25,47 +27,14 @@ from flask_stripe_billing.web.gate import (
     NO_PLAN_MESSAGE,
     PAUSED_MESSAGE,
     has_access,
-    require_subscription,
     subscription_required,
 )
 from tests import hostapp
+from tests.factories.apps import make_user
+from tests.factories.gate import EARLIER, LATER, NOW, page, subscribe_row
+from tests.factories.pages import flashed
 from tests.stripe_openapi.http_client import ValidatingHTTPClient
 from tests.stripe_openapi.stub import StripeStub
-
-NOW = utcnow()
-LATER = NOW + dt.timedelta(days=10)
-EARLIER = NOW - dt.timedelta(days=1)
-
-
-def subscribe_row(
-    db: SQLAlchemy,
-    subscriber: hostapp.User,
-    status: str,
-    *,
-    period_end: dt.datetime | None = LATER,
-    end_date: dt.datetime | None = None,
-) -> StripeSubscription:
-    """A subscription row as the webhook handlers leave it (the gate reads nothing else)."""
-    plan = StripeSubscriptionPlan(name="Pro", amount=1500, currency="usd")
-    subscription = StripeSubscription(
-        plan=plan,
-        subscriber_id=subscriber.id,
-        status=status,
-        current_period_end=period_end,
-        end_date=end_date,
-        stripe_subscription_id=f"sub_{status}_{subscriber.id}_{period_end}_{end_date}".replace(" ", "_"),
-    )
-    db.session.add(subscription)
-    db.session.commit()
-    return subscription
-
-
-def page(text: str) -> Callable[[], str]:
-    def view() -> str:
-        return text
-
-    view.__name__ = f"view_{text}"
-    return view
 
 
 @pytest.fixture
@@ -193,10 +162,7 @@ def test_past_due_can_be_refused(
 def test_someone_elses_subscription_gives_no_access(
     gated_view: Flask, db: SQLAlchemy, user: hostapp.User, logged_in_client: FlaskClient
 ) -> None:
-    other = hostapp.User(email="bob@example.com")
-    db.session.add(other)
-    db.session.commit()
-    subscribe_row(db, other, "active")
+    subscribe_row(db, make_user(db, "bob@example.com"), "active")
 
     assert logged_in_client.get("/reports").status_code == 302
 
@@ -218,135 +184,7 @@ def test_the_gate_reads_only_the_database(
     assert db.session.scalar(sa.select(sa.func.count()).select_from(StripeCustomer)) == 0
 
 
-def gated_app(app: Flask, exemptions: tuple[str, ...], *, debug: bool = False) -> Flask:
-    """*app* gated as a whole with *exemptions*, with views in blueprints and at application level."""
-    state = get_state(app)
-    # The key is read at init_app; replace the validated configuration the way a new init_app would.
-    state.config = dataclasses.replace(state.config, subscription_required_exempt_urls=exemptions)
-    app.debug = debug
-    app.add_url_rule("/home", "home", page("home"))
-    app.add_url_rule("/about", "about", page("about"))
-    docs = Blueprint("docs", __name__)
-    docs.add_url_rule("/docs/a", "a", page("docs-a"))
-    docs.add_url_rule("/docs/b", "b", page("docs-b"))
-    nested = Blueprint("nested", __name__)
-    nested.add_url_rule("/docs/nested", "n", page("nested"))
-    docs.register_blueprint(nested)
-    shop = Blueprint("shop", __name__)
-    shop.add_url_rule("/shop/cart", "cart", page("cart"))
-    shop.add_url_rule("/shop/pay", "pay", page("pay"))
-    toolbar = Blueprint("debugtoolbar", __name__)
-    toolbar.add_url_rule("/_debug_toolbar/x", "x", page("toolbar"))
-    for blueprint in (docs, shop, toolbar):
-        app.register_blueprint(blueprint)
-    require_subscription(app)
-    return app
-
-
-def statuses(client: FlaskClient, *paths: str) -> dict[str, int]:
-    return {path: client.get(path).status_code for path in paths}
-
-
-ALL_PATHS = ("/home", "/about", "/docs/a", "/docs/b", "/docs/nested", "/shop/cart", "/shop/pay")
-
-
-@pytest.mark.parametrize(
-    ("exemptions", "open_paths"),
-    [
-        ((), set()),
-        (("(docs)",), {"/docs/a", "/docs/b", "/docs/nested"}),
-        (("[docs]",), {"/docs/a", "/docs/b", "/docs/nested"}),
-        (("docs.nested",), set()),  # a nested blueprint's endpoint is "docs.nested.n"
-        (("(docs.nested)",), {"/docs/nested"}),
-        (("shop.pay",), {"/shop/pay"}),
-        (("home",), {"/home"}),
-        ((" home ", "[shop]"), {"/home", "/shop/cart", "/shop/pay"}),
-        (("pay",), set()),  # "view" is an application-level endpoint, not any blueprint's view
-    ],
-)
-def test_exemption_forms(
-    app: Flask, logged_in_client: FlaskClient, exemptions: tuple[str, ...], open_paths: set[str]
-) -> None:
-    gated_app(app, exemptions)
-
-    seen = statuses(logged_in_client, *ALL_PATHS)
-
-    assert {path for path, status in seen.items() if status == 200} == open_paths
-    assert {status for path, status in seen.items() if path not in open_paths} <= {302}
-
-
-def test_always_exempt_billing_blueprint_static_files_and_unknown_urls(
-    app: Flask, logged_in_client: FlaskClient
-) -> None:
-    gated_app(app, ())
-
-    assert logged_in_client.get("/billing/api/customers/cus_nobody").status_code == 404  # not a redirect
-    with logged_in_client.get("/billing/static/stripe_billing/billing.css") as response:
-        assert response.status_code == 200
-    assert logged_in_client.get("/static/nothing.css").status_code == 404
-    assert logged_in_client.get("/no/such/page").status_code == 404
-
-
-@pytest.mark.parametrize(("debug", "expected"), [(True, 200), (False, 302)])
-def test_debug_toolbar_is_exempt_only_in_debug(
-    app: Flask, logged_in_client: FlaskClient, debug: bool, expected: int
-) -> None:
-    gated_app(app, (), debug=debug)
-    assert logged_in_client.get("/_debug_toolbar/x").status_code == expected
-
-
-def test_anonymous_visitors_of_a_gated_app_are_asked_to_log_in(app: Flask, client: FlaskClient) -> None:
-    gated_app(app, ("about",))
-    assert client.get("/home").status_code == 401
-    assert client.get("/about").status_code == 200
-
-
-def test_payers_pass_a_gated_app(app: Flask, db: SQLAlchemy, user: hostapp.User, logged_in_client: FlaskClient) -> None:
-    gated_app(app, ())
-    subscribe_row(db, user, "active")
-    assert set(statuses(logged_in_client, *ALL_PATHS).values()) == {200}
-
-
-def test_a_gated_blueprint_leaves_the_rest_open(app: Flask, logged_in_client: FlaskClient) -> None:
-    members = Blueprint("members", __name__)
-    members.add_url_rule("/members", "index", page("members"))
-    require_subscription(members)
-    app.register_blueprint(members)
-    app.add_url_rule("/open", "open", page("open"))
-
-    assert logged_in_client.get("/members").status_code == 302
-    assert logged_in_client.get("/open").status_code == 200
-
-
-def test_a_billing_blueprint_registered_under_another_name_is_found(
-    database_url: str, stripe_config: dict[str, Any], stripe_http: ValidatingHTTPClient
-) -> None:
-    from flask_stripe_billing.web.blueprint import create_blueprint
-    from tests.conftest import running_app
-
-    config = {**stripe_config, "SQLALCHEMY_DATABASE_URI": database_url}
-    with running_app(config, http_client=stripe_http, register_blueprint=False) as application:
-        application.register_blueprint(create_blueprint(), name="payments", url_prefix="/money")
-        require_subscription(application)
-        application.add_url_rule("/home", "home", page("home"))
-        account = hostapp.User(email="ada@example.com")
-        hostapp.db.session.add(account)
-        hostapp.db.session.commit()
-        client = application.test_client()
-        with client.session_transaction() as session:
-            session["_user_id"] = str(account.id)
-
-        assert client.get("/home").location == "/money/plans?next=/home"
-        assert client.get("/money/plans").status_code == 200  # exempt, and its links work under the new name
-
-
 # -- why non-payers are redirected ---------------------------------------------------------------------------
-
-
-def flashed(client: FlaskClient) -> list[tuple[str, str]]:
-    """The messages flashed to *client*'s session and not shown yet, as (category, message)."""
-    with client.session_transaction() as session:
-        return [tuple(item) for item in session.get("_flashes", [])]  # type: ignore[misc]
 
 
 def test_non_payers_are_told_why_they_were_redirected(gated_view: Flask, logged_in_client: FlaskClient) -> None:
@@ -449,9 +287,7 @@ def test_a_pause_made_at_stripe_is_found_by_a_refresh(
     stub_app: Flask, stub: StripeStub, stripe_http: ValidatingHTTPClient
 ) -> None:
     db = hostapp.db
-    account = hostapp.User(email="ada@example.com")
-    db.session.add(account)
-    db.session.commit()
+    account = make_user(db)
     gateway = get_state().gateway
     stripe_customer = gateway.request("post", "/v1/customers", {}, object_type="test", action="create")
     db.session.add(

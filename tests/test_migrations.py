@@ -6,15 +6,11 @@ import os
 import subprocess
 import sys
 import textwrap
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from flask_stripe_billing.models import Base
-from tests.conftest import MARIADB_SKIP_REASON, MARIADB_URL, POSTGRES_SKIP_REASON, POSTGRES_URL
 
 HOST_APP = textwrap.dedent(
     """
@@ -41,34 +37,6 @@ HOST_APP = textwrap.dedent(
         return app
     """
 )
-
-
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param("postgresql", marks=pytest.mark.skipif(not POSTGRES_URL, reason=POSTGRES_SKIP_REASON)),
-        pytest.param("mariadb", marks=pytest.mark.skipif(not MARIADB_URL, reason=MARIADB_SKIP_REASON)),
-    ]
-)
-def scratch_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database of its own for one test: a new SQLite file, or a new PostgreSQL or MariaDB database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'host.sqlite'}"
-        return
-    server = POSTGRES_URL if request.param == "postgresql" else MARIADB_URL
-    assert server
-    name = f"fsb_scratch_{uuid.uuid4().hex[:8]}"
-    quoted = f'"{name}"' if request.param == "postgresql" else f"`{name}`"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f"CREATE DATABASE {quoted}"))
-    try:
-        yield sa.make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        force = " WITH (FORCE)" if request.param == "postgresql" else ""
-        with admin.connect() as connection:
-            connection.execute(sa.text(f"DROP DATABASE IF EXISTS {quoted}{force}"))
-        admin.dispose()
 
 
 def flask_db(tmp_path: Path, database_url: str, *args: str) -> str:

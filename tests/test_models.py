@@ -24,7 +24,7 @@ from flask_stripe_billing.models import (
     from_timestamp,
 )
 from tests import hostapp
-from tests.conftest import reset_database, table_names
+from tests.factories.apps import reset_database, table_names
 
 TABLES = {
     "stripe_billing_customers",
@@ -245,9 +245,9 @@ def test_idempotency_key_records(db: SQLAlchemy) -> None:
     db.session.rollback()
 
 
-def test_organization_can_be_the_subscriber(database_url: str, stripe_config: dict[str, Any]) -> None:
+def test_organization_can_be_the_subscriber(database_url: str, stripe_test_config: dict[str, Any]) -> None:
     app: Flask = hostapp.create_app(
-        {**stripe_config, "SQLALCHEMY_DATABASE_URI": database_url},
+        {**stripe_test_config, "SQLALCHEMY_DATABASE_URI": database_url},
         db=hostapp.org_db,
         subscriber_model=hostapp.Organization,
     )

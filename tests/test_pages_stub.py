@@ -4,7 +4,6 @@ and switching plans (localstripe has no coupons on subscriptions and answers 500
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,17 +14,16 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_stripe_billing.core.state import get_state
 from flask_stripe_billing.models import StripeCoupon, StripeCustomer
 from tests import hostapp
-from tests.conftest import running_app, stub_config
+from tests.factories.pages import post, subscriptions_of
+from tests.factories.subscriptions import answer_plan_changes, answer_subscriptions, stripe_plan
 from tests.stripe_openapi.http_client import ValidatingHTTPClient
 from tests.stripe_openapi.stub import StripeStub
-from tests.test_pages import post, subscriptions_of
-from tests.test_subscriptions_stub import answer_plan_changes, answer_subscriptions, stripe_plan
 
 
 @pytest.fixture
-def app(database_url: str, stub: StripeStub, stripe_http: ValidatingHTTPClient) -> Iterator[Flask]:
-    with running_app({**stub_config(stub), "SQLALCHEMY_DATABASE_URI": database_url}, http_client=stripe_http) as app:
-        yield app
+def app(stub_app: Flask) -> Flask:
+    """Every test here talks to the stub."""
+    return stub_app
 
 
 @pytest.fixture

@@ -22,11 +22,11 @@ from flask_stripe_billing import errors, signals
 from flask_stripe_billing.charges.claims import claim_refunds
 from flask_stripe_billing.charges.refunds import refund, settle_refunds
 from flask_stripe_billing.core.state import get_state
-from flask_stripe_billing.customers.verbs import create_customer
 from flask_stripe_billing.models import RefundStatus, StripeCharge, StripeRefund, utcnow
 from flask_stripe_billing.offline import OfflineStripe
 from tests import hostapp
-from tests.conftest import running_app
+from tests.factories.apps import make_user, running_app
+from tests.factories.charges import customer_with, new_charge
 from tests.fault_proxy import FaultProxy
 from tests.stripe_openapi.http_client import ValidatingHTTPClient
 from tests.stripe_openapi.stub import StripeStub, stripe_error
@@ -45,14 +45,13 @@ def proxy(offline_stripe: OfflineStripe) -> Iterator[FaultProxy]:
 @pytest.fixture
 def app(
     database_url: str,
-    stripe_config: dict[str, Any],
+    stripe_test_config: dict[str, Any],
     offline_stripe: OfflineStripe,
     stripe_http: ValidatingHTTPClient,
     proxy: FaultProxy,
 ) -> Iterator[Flask]:
-    offline_stripe.reset()
     stripe_http.clear()
-    config = {**stripe_config, "SQLALCHEMY_DATABASE_URI": database_url, "STRIPE_API_BASE": proxy.url}
+    config = {**stripe_test_config, "SQLALCHEMY_DATABASE_URI": database_url, "STRIPE_API_BASE": proxy.url}
     with running_app(config, http_client=stripe_http) as application:
         yield application
 
@@ -61,17 +60,9 @@ def app(
 def charged(app: Flask) -> StripeCharge:
     """A charge of 1,000 cents, charged through the proxy."""
     db = hostapp.db
-    user = hostapp.User(email="ada@example.com")
-    db.session.add(user)
-    db.session.commit()
-    card = {"number": "4242424242424242", "exp_month": "12", "exp_year": "2034", "cvc": "123"}
-    method = get_state().gateway.request(
-        "post", "/v1/payment_methods", {"type": "card", "card": card}, object_type="payment_method", action="create"
-    )
-    create_customer(user, str(method["id"]))
-    row = StripeCharge(subscriber_id=user.id, amount=AMOUNT, currency="usd")
-    db.session.add(row)
-    db.session.commit()
+    user = make_user(db)
+    customer_with(user)
+    row = new_charge(db, user, amount=AMOUNT)
     row.charge()
     assert row.is_charged
     return row

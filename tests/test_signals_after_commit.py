@@ -23,7 +23,6 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_stripe_billing import errors, signals
 from flask_stripe_billing.charges.refunds import refund
 from flask_stripe_billing.charges.send import charge as charge_verb
-from flask_stripe_billing.core.state import get_state
 from flask_stripe_billing.coupons.lookup import get_live_coupon
 from flask_stripe_billing.coupons.verbs import create_coupon
 from flask_stripe_billing.customers.verbs import create_customer
@@ -32,24 +31,20 @@ from flask_stripe_billing.models import (
     StripeCharge,
     StripeCustomer,
     StripeSubscription,
-    StripeSubscriptionPlan,
     StripeWebhook,
     SubscriptionStatus,
     WebhookStatus,
 )
 from flask_stripe_billing.subscriptions.verbs import subscribe
-from flask_stripe_billing.testing import make_event, send_webhook
+from flask_stripe_billing.testing import create_card_token, make_event, send_webhook
 from flask_stripe_billing.webhooks import handles
 from flask_stripe_billing.webhooks.dispatch import process_webhook
 from flask_stripe_billing.webhooks.registry import unregister
 from flask_stripe_billing.webhooks.store import event_fields, store_event
 from tests import hostapp
-
-GOOD_CARD = "4242424242424242"
-#: Attaches to a customer, then every charge is declined.
-DECLINED_ON_CHARGE = "4000000000000341"
-#: Every payment needs 3-D Secure.
-SCA_CARD = "4000002760003184"
+from tests.factories.cards import DECLINED_ON_CHARGE, GOOD_CARD, SCA_CARD, make_payment_method
+from tests.factories.charges import new_charge
+from tests.factories.subscriptions import created_plan
 
 
 @contextlib.contextmanager
@@ -94,35 +89,6 @@ def replay_failed(app: Flask) -> str:
     result = app.test_cli_runner().invoke(args=["stripe", "replay-webhooks", "--failed"])
     assert result.exit_code == 0, result.output
     return str(result.output)
-
-
-def card_token(number: str = GOOD_CARD) -> str:
-    card = {"number": number, "exp_month": "12", "exp_year": "2034", "cvc": "123"}
-    token = get_state().gateway.request("post", "/v1/tokens", {"card": card}, object_type="token", action="create")
-    return str(token["id"])
-
-
-def payment_method(number: str) -> str:
-    card = {"number": number, "exp_month": "12", "exp_year": "2034", "cvc": "123"}
-    method = get_state().gateway.request(
-        "post", "/v1/payment_methods", {"type": "card", "card": card}, object_type="payment_method", action="create"
-    )
-    return str(method["id"])
-
-
-def created_plan(db: SQLAlchemy, name: str = "Pro") -> StripeSubscriptionPlan:
-    plan = StripeSubscriptionPlan(name=name, amount=2000, currency="usd", interval="month")
-    db.session.add(plan)
-    db.session.commit()
-    plan.create_at_stripe()
-    return plan
-
-
-def new_charge(db: SQLAlchemy, user: hostapp.User, amount: int = 1500) -> StripeCharge:
-    row = StripeCharge(subscriber_id=user.id, amount=amount, currency="usd")
-    db.session.add(row)
-    db.session.commit()
-    return row
 
 
 def committed_charge_status(db: SQLAlchemy, charge: StripeCharge) -> str:
@@ -230,7 +196,7 @@ def test_a_raising_receiver_of_a_queued_signal_leaves_the_event_processed(
 def test_a_raising_subscription_updated_receiver_leaves_the_webhook_processed(
     app: Flask, client: FlaskClient, db: SQLAlchemy, user: hostapp.User, caplog: pytest.LogCaptureFixture
 ) -> None:
-    create_customer(user, card_token())
+    create_customer(user, create_card_token())
     subscription = subscribe(user, created_plan(db))
     obj = {"id": subscription.stripe_subscription_id, "object": "subscription", "status": "past_due"}
     with raising_receiver(signals.subscription_updated) as calls:
@@ -247,7 +213,7 @@ def test_a_raising_subscription_updated_receiver_leaves_the_webhook_processed(
 
 def test_customer_created(app: Flask, db: SQLAlchemy, user: hostapp.User, caplog: pytest.LogCaptureFixture) -> None:
     with raising_receiver(signals.customer_created, leave_uncommitted=True) as calls:
-        customer = create_customer(user, card_token())
+        customer = create_customer(user, create_card_token())
     assert [kwargs["instance"] for kwargs in calls] == [customer]
     db.session.commit()
     assert half_done_users(db) == 0
@@ -258,7 +224,7 @@ def test_customer_created(app: Flask, db: SQLAlchemy, user: hostapp.User, caplog
 def test_subscription_created_and_canceled(
     app: Flask, db: SQLAlchemy, user: hostapp.User, caplog: pytest.LogCaptureFixture
 ) -> None:
-    create_customer(user, card_token())
+    create_customer(user, create_card_token())
     plan = created_plan(db)
     with raising_receiver(signals.subscription_created) as created:
         subscription = subscribe(user, plan)
@@ -276,7 +242,7 @@ def test_subscription_created_and_canceled(
 def test_subscription_updated_by_a_refresh(
     app: Flask, db: SQLAlchemy, user: hostapp.User, caplog: pytest.LogCaptureFixture
 ) -> None:
-    create_customer(user, card_token())
+    create_customer(user, create_card_token())
     subscription = subscribe(user, created_plan(db))
     subscription.status = SubscriptionStatus.PAST_DUE  # behind Stripe, which has it active
     db.session.commit()
@@ -301,7 +267,7 @@ def test_coupon_synced(app: Flask, db: SQLAlchemy, caplog: pytest.LogCaptureFixt
 def test_stripe_charge_succeeded_and_refunded(
     app: Flask, db: SQLAlchemy, user: hostapp.User, caplog: pytest.LogCaptureFixture
 ) -> None:
-    create_customer(user, payment_method(GOOD_CARD))
+    create_customer(user, make_payment_method(GOOD_CARD))
     row = new_charge(db, user)
     with raising_receiver(signals.stripe_charge_succeeded) as succeeded:
         assert row.charge() is row
@@ -334,7 +300,7 @@ def test_a_decline_or_a_needed_action_is_still_what_the_caller_gets(
     status: str,
 ) -> None:
     signal = getattr(signals, signal_name)
-    create_customer(user, payment_method(card))
+    create_customer(user, make_payment_method(card))
     row = new_charge(db, user)
     with raising_receiver(signal) as calls, pytest.raises(raised):
         charge_verb(row)

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from flask_stripe_billing.models import StripeWebhook, WebhookStatus
 from tests import celery_host
-from tests.test_webhook_route import URL, event, signed_headers
+from tests.factories.webhooks import URL, event, signed_headers
 
 REDIS = ("127.0.0.1", 6379)
 BROKER_URL = "redis://127.0.0.1:6379/15"

@@ -18,12 +18,13 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_stripe_billing.core.state import get_state
 from flask_stripe_billing.customers.verbs import create_customer
 from flask_stripe_billing.models import StripeCustomer, WebhookStatus
-from flask_stripe_billing.testing import send_webhook
+from flask_stripe_billing.testing import create_card_token, send_webhook
 from tests import hostapp
 from tests import synthetic_events as synthetic
-from tests.conftest import running_app
-from tests.test_customers import make_payment_method, make_token
-from tests.test_webhook_route import stored
+from tests.factories.apps import running_app
+from tests.factories.cards import make_payment_method
+from tests.factories.webhooks import stored
+from tests.stripe_openapi.http_client import ValidatingHTTPClient
 
 NOW = int(time.time())
 
@@ -154,14 +155,14 @@ def test_events_about_customers_we_do_not_mirror_are_ignored(
 
 
 def stripe_customer(user: hostapp.User, payment_method: bool = False) -> StripeCustomer:
-    return create_customer(user, make_payment_method() if payment_method else make_token())
+    return create_customer(user, make_payment_method() if payment_method else create_card_token())
 
 
 def add_card_at_stripe(stripe_customer_id: str) -> dict[str, Any]:
     return get_state().gateway.request(
         "post",
         f"/v1/customers/{stripe_customer_id}/sources",
-        {"source": make_token()},
+        {"source": create_card_token()},
         object_type="source",
         action="create",
     )
@@ -315,11 +316,9 @@ def test_customer_updated_with_more_cards_than_listed_rereads(
 
 
 def test_a_stripe_outage_while_rereading_fails_the_event_for_replay(
-    stripe_config: dict[str, Any], database_url: str, offline_stripe: Any
+    stripe_test_config: dict[str, Any], database_url: str, offline_stripe: Any
 ) -> None:
-    from tests.stripe_openapi.http_client import ValidatingHTTPClient
-
-    config = {**stripe_config, "SQLALCHEMY_DATABASE_URI": database_url, "STRIPE_API_BASE": "http://127.0.0.1:9"}
+    config = {**stripe_test_config, "SQLALCHEMY_DATABASE_URI": database_url, "STRIPE_API_BASE": "http://127.0.0.1:9"}
     with running_app(config, http_client=ValidatingHTTPClient()) as application:
         user = hostapp.User(email="ada@example.com")
         hostapp.db.session.add(user)

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flask_stripe_billing.models import StripeWebhook
-from tests.test_webhook_route import SECRET, URL, signed_headers
+from tests.factories.webhooks import SECRET, URL, signed_headers
 
 #: Requests of each kind (unsigned, signed) per database.
 EXAMPLES = int(os.environ.get("TEST_WEBHOOK_FUZZ_EXAMPLES") or 600)

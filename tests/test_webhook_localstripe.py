@@ -3,38 +3,28 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
-import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
 from flask_stripe_billing.core.state import get_state
 from flask_stripe_billing.models import StripeWebhook, WebhookStatus
-from flask_stripe_billing.offline import AppServer, OfflineStripe
-
-
-@pytest.fixture
-def served(app: Flask) -> Iterator[str]:
-    """The app served on a local port (see :class:`AppServer` for why not Werkzeug's development server)."""
-    with AppServer(app) as server:
-        yield server.url
+from flask_stripe_billing.offline import OfflineStripe
+from tests.factories.webhooks import SECRET
 
 
 def test_events_from_the_offline_stripe_are_verified_stored_and_processed(
     app: Flask, db: SQLAlchemy, served: str, offline_stripe: OfflineStripe
 ) -> None:
     offline_stripe.register_webhook(
-        "suite", f"{served}/billing/webhooks", "whsec_test_secret", events=["customer.created", "customer.updated"]
+        "suite", f"{served}/billing/webhooks", SECRET, events=["customer.created", "customer.updated"]
     )
     try:
         deliver_and_check(app, db, offline_stripe)
     finally:
         # localstripe cannot forget a webhook: point it at an event type that never happens.
-        offline_stripe.register_webhook(
-            "suite", f"{served}/billing/webhooks", "whsec_test_secret", events=["never.sent"]
-        )
+        offline_stripe.register_webhook("suite", f"{served}/billing/webhooks", SECRET, events=["never.sent"])
 
 
 def deliver_and_check(app: Flask, db: SQLAlchemy, offline_stripe: OfflineStripe) -> None:

@@ -19,7 +19,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_stripe_billing.models import StripeWebhook
 from flask_stripe_billing.webhooks.payload import MAX_DEPTH, MalformedEventError, decode_event
 from flask_stripe_billing.webhooks.verify import SignatureError, verify_signature
-from tests.test_webhook_route import URL, signed_headers
+from tests.factories.webhooks import URL, signed_headers
 
 EVENT = '{"id": "evt_odd", "type": "ping", "object": "event"'
 

@@ -16,7 +16,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_stripe_billing.core.state import get_state
 from flask_stripe_billing.models import StripeWebhook, WebhookStatus
 from flask_stripe_billing.offline import free_port
-from tests.conftest import running_app
+from tests.factories.apps import running_app
 from tests.stripe_openapi.http_client import ValidatingHTTPClient
 
 
@@ -46,9 +46,9 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
 
 
 @pytest.fixture
-def alerting_config(smtp: tuple[Inbox, int], stripe_config: dict[str, Any], database_url: str) -> dict[str, Any]:
+def alerting_config(smtp: tuple[Inbox, int], stripe_test_config: dict[str, Any], database_url: str) -> dict[str, Any]:
     return {
-        **stripe_config,
+        **stripe_test_config,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "STRIPE_ADMINS": ["ops@example.com", "cto@example.com"],
         "STRIPE_PENDING_WEBHOOKS_THRESHOLD": 1,
@@ -63,7 +63,6 @@ def alerting_config(smtp: tuple[Inbox, int], stripe_config: dict[str, Any], data
 def alerting_app(
     alerting_config: dict[str, Any], stripe_http: ValidatingHTTPClient, offline_stripe: Any
 ) -> Iterator[Flask]:
-    offline_stripe.reset()
     with running_app(alerting_config, http_client=stripe_http) as app:
         yield app
 
@@ -123,7 +122,6 @@ def test_stored_events_are_not_pending(alerting_app: Flask, db: SQLAlchemy, smtp
 def test_unreachable_smtp_server_is_an_error(
     alerting_config: dict[str, Any], stripe_http: ValidatingHTTPClient, offline_stripe: Any
 ) -> None:
-    offline_stripe.reset()
     with running_app(
         {**alerting_config, "MAIL_PORT": free_port()}, http_client=stripe_http
     ) as app:  # nothing listens there

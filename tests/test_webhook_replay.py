@@ -23,8 +23,8 @@ from flask_stripe_billing.testing import make_event
 from flask_stripe_billing.webhooks import handles
 from flask_stripe_billing.webhooks.registry import unregister
 from tests import synthetic_events as synthetic
+from tests.factories.webhooks import URL, deliver, event, signed_headers, stored
 from tests.hostapp import User
-from tests.test_webhook_route import URL, deliver, event, signed_headers, stored
 
 
 def store(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from collections.abc import Iterator
@@ -16,64 +14,23 @@ from flask_sqlalchemy import SQLAlchemy
 
 from flask_stripe_billing.models import StripeWebhook, WebhookStatus
 from flask_stripe_billing.signals import webhook_post_parse, webhook_pre_parse
+from flask_stripe_billing.testing import SignalRecorder
 from flask_stripe_billing.webhooks import handles, process_webhook
 from flask_stripe_billing.webhooks.registry import unregister
 from tests import hostapp
-from tests.conftest import running_app
-
-URL = "/billing/webhooks"
-SECRET = "whsec_test_secret"  # the suite's STRIPE_WEBHOOK_ENDPOINT_SECRET
-
-
-def event(event_id: str = "evt_1", event_type: str = "ping", **extra: Any) -> dict[str, Any]:
-    return {
-        "id": event_id,
-        "object": "event",
-        "type": event_type,
-        "created": int(time.time()),
-        "livemode": False,
-        "api_version": "2026-10-28.endive",
-        "data": {"object": {}},
-        **extra,
-    }
-
-
-def signed_headers(body: bytes, secret: str = SECRET, timestamp: int | None = None) -> dict[str, str]:
-    timestamp = int(time.time()) if timestamp is None else timestamp
-    signature = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return {"Stripe-Signature": f"t={timestamp},v1={signature}", "Content-Type": "application/json"}
-
-
-def deliver(client: FlaskClient, body: bytes, headers: dict[str, str] | None = None) -> Any:
-    response = client.post(URL, data=body, headers=signed_headers(body) if headers is None else headers)
-    response.close()  # a real server closes the response once sent; processing runs then
-    return response
-
-
-def stored(db: SQLAlchemy) -> list[StripeWebhook]:
-    db.session.commit()  # a new transaction sees what other connections committed (MariaDB: REPEATABLE READ)
-    return list(db.session.scalars(sa.select(StripeWebhook)))
+from tests.factories.apps import running_app
+from tests.factories.webhooks import URL, deliver, event, received_by_callback, signed_headers, stored
 
 
 @pytest.fixture
-def signals() -> Iterator[list[tuple[str, dict[str, Any]]]]:
-    received: list[tuple[str, dict[str, Any]]] = []
-
-    def pre(sender: Any, **kwargs: Any) -> None:
-        received.append(("pre", kwargs))
-
-    def post(sender: Any, **kwargs: Any) -> None:
-        received.append(("post", kwargs))
-
-    webhook_pre_parse.connect(pre)
-    webhook_post_parse.connect(post)
-    yield received
-    webhook_pre_parse.disconnect(pre)
-    webhook_post_parse.disconnect(post)
+def signals() -> Iterator[SignalRecorder]:
+    """``webhook_pre_parse`` and ``webhook_post_parse``, as sent."""
+    with SignalRecorder(webhook_pre_parse, webhook_post_parse) as recorded:
+        yield recorded
 
 
 def test_signed_event_is_stored_and_processed_after_the_answer(
-    client: FlaskClient, db: SQLAlchemy, signals: list[tuple[str, dict[str, Any]]]
+    client: FlaskClient, db: SQLAlchemy, signals: SignalRecorder
 ) -> None:
     body = json.dumps(event("evt_ok", "customer.subscription.updated")).encode()
     response = client.post(URL, data=body, headers=signed_headers(body))
@@ -92,21 +49,19 @@ def test_signed_event_is_stored_and_processed_after_the_answer(
     assert hook.raw_data["id"] == "evt_ok"
     assert hook.processed_at is not None
     assert hook.event_created is not None
-    assert [(name, kw["event_model"], kw["event_action"]) for name, kw in signals] == [
-        ("pre", "customer.subscription", "updated"),
-        ("post", "customer.subscription", "updated"),
+    assert [(name, kw["event_model"], kw["event_action"]) for name, _, kw in signals.records] == [
+        ("webhook-pre-parse", "customer.subscription", "updated"),
+        ("webhook-post-parse", "customer.subscription", "updated"),
     ]
 
 
-def test_ping_has_no_model_or_action(
-    client: FlaskClient, db: SQLAlchemy, signals: list[tuple[str, dict[str, Any]]]
-) -> None:
+def test_ping_has_no_model_or_action(client: FlaskClient, db: SQLAlchemy, signals: SignalRecorder) -> None:
     deliver(client, json.dumps(event("evt_ping", "ping")).encode())
-    assert [(kw["event_model"], kw["event_action"]) for _, kw in signals] == [(None, None), (None, None)]
+    assert [(kw["event_model"], kw["event_action"]) for _, _, kw in signals.records] == [(None, None), (None, None)]
 
 
 def test_redelivery_is_acknowledged_and_not_processed_again(
-    client: FlaskClient, db: SQLAlchemy, signals: list[tuple[str, dict[str, Any]]]
+    client: FlaskClient, db: SQLAlchemy, signals: SignalRecorder
 ) -> None:
     body = json.dumps(event("evt_dup")).encode()
     assert deliver(client, body).json["duplicate"] is False
@@ -114,11 +69,11 @@ def test_redelivery_is_acknowledged_and_not_processed_again(
     assert again.status_code == 200
     assert again.json == {"received": "evt_dup", "duplicate": True}
     assert len(stored(db)) == 1
-    assert [name for name, _ in signals] == ["pre", "post"]
+    assert signals.names == ["webhook-pre-parse", "webhook-post-parse"]
 
 
-def test_any_configured_secret_verifies(stripe_config: dict[str, Any], database_url: str) -> None:
-    config = {**stripe_config, "SQLALCHEMY_DATABASE_URI": database_url}
+def test_any_configured_secret_verifies(stripe_test_config: dict[str, Any], database_url: str) -> None:
+    config = {**stripe_test_config, "SQLALCHEMY_DATABASE_URI": database_url}
     with running_app({**config, "STRIPE_WEBHOOK_ENDPOINT_SECRET": ["whsec_old", "whsec_new"]}) as app:
         body = json.dumps(event("evt_rotated")).encode()
         assert deliver(app.test_client(), body, signed_headers(body, "whsec_new")).status_code == 200
@@ -164,8 +119,8 @@ def test_bad_requests_are_refused_and_store_nothing(
     assert stored(db) == []
 
 
-def test_fails_closed_without_a_secret(stripe_config: dict[str, Any], database_url: str) -> None:
-    config = {**stripe_config, "SQLALCHEMY_DATABASE_URI": database_url, "STRIPE_WEBHOOK_ENDPOINT_SECRET": None}
+def test_fails_closed_without_a_secret(stripe_test_config: dict[str, Any], database_url: str) -> None:
+    config = {**stripe_test_config, "SQLALCHEMY_DATABASE_URI": database_url, "STRIPE_WEBHOOK_ENDPOINT_SECRET": None}
     with running_app(config) as app:
         body = json.dumps(event("evt_unconfigured")).encode()
         response = deliver(app.test_client(), body, signed_headers(body, ""))
@@ -214,20 +169,13 @@ def test_failing_listener_is_recorded_too(client: FlaskClient, db: SQLAlchemy) -
     assert hook.parse_error == "ValueError: listener bug"
 
 
-received_by_callback: list[tuple[str, str]] = []
-
-
-def enqueue(webhook: StripeWebhook) -> None:
-    received_by_callback.append((webhook.id, webhook.status))
-
-
 def test_event_callback_receives_the_stored_event_instead_of_inline_processing(
-    stripe_config: dict[str, Any], database_url: str
+    stripe_test_config: dict[str, Any], database_url: str
 ) -> None:
     config = {
-        **stripe_config,
+        **stripe_test_config,
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "STRIPE_WEBHOOK_EVENT_CALLBACK": "tests.test_webhook_route:enqueue",
+        "STRIPE_WEBHOOK_EVENT_CALLBACK": "tests.factories.webhooks:enqueue",
     }
     received_by_callback.clear()
     with running_app(config) as app:
