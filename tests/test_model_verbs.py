@@ -133,3 +133,14 @@ def test_refresh_coupons_reports_a_coupon_it_cannot_read_and_goes_on(stub_app: F
     with stub_app.app_context():
         rows = get_state().db.session.scalars(sa.select(StripeCoupon.coupon_id)).all()
     assert rows == ["GOOD"]
+
+
+def test_stripe_ids_differing_only_in_case_are_two_rows(app: Flask, db: SQLAlchemy) -> None:
+    """MariaDB's default collation is case-insensitive; Stripe's ids are not."""
+    from flask_stripe_billing.webhooks.store import event_fields, store_event
+
+    for event_id in ("evt_Ab", "evt_aB"):
+        fields = event_fields({"id": event_id, "object": "event", "type": "ping", "created": 1_700_000_000})
+        assert store_event(db, fields)
+    with pytest.raises(errors.MalformedEventError, match="valid 'id'"):
+        event_fields({"id": "evt_Ab ", "object": "event", "type": "ping", "created": 1_700_000_000})

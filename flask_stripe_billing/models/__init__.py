@@ -32,3 +32,10 @@ __all__ = [
     "from_timestamp",
     "utcnow",
 ]
+
+
+# Stripe's ids are case-sensitive: on MariaDB and MySQL every table compares text byte for byte, not with the
+# server's case-insensitive default collation (which would take "evt_Ab" and "evt_aB" for one event).
+for _table in Base.metadata.tables.values():
+    _table.dialect_options["mysql"]["collate"] = "utf8mb4_bin"
+    _table.dialect_options["mysql"]["charset"] = "utf8mb4"

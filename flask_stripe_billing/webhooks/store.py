@@ -32,7 +32,15 @@ def event_fields(event: Any) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise MalformedEventError("The body is not a JSON object.")
     event_id, event_type = event.get("id"), event.get("type")
-    if not isinstance(event_id, str) or not event_id.startswith("evt_") or len(event_id) > 255:
+    # Stripe's ids are letters, digits and underscores: a space or a control character names no event (and
+    # MariaDB's PAD SPACE collations would take "evt_1 " for "evt_1").
+    if (
+        not isinstance(event_id, str)
+        or not event_id.startswith("evt_")
+        or len(event_id) > 255
+        or not event_id.isprintable()
+        or any(character.isspace() for character in event_id)
+    ):
         raise MalformedEventError("The event has no valid 'id' (evt_...).")
     if not isinstance(event_type, str) or not event_type or len(event_type) > 255:
         raise MalformedEventError("The event has no 'type'.")
