@@ -55,6 +55,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(
         SECRET_KEY=os.environ.get("SECRET_KEY", "demo-only-secret"),
         SQLALCHEMY_DATABASE_URI=f"sqlite:///{os.path.join(app.instance_path, DATABASE)}",
+        # Subscribing and paying go through Stripe Checkout; "Manage billing" opens the Customer Portal with
+        # the configuration the demo makes (its plans, switchable).  ``FLASK_STRIPE_CHECKOUT=false`` brings
+        # back the card form.
+        STRIPE_CHECKOUT=True,
+        STRIPE_PORTAL_CONFIGURATION="example_app.seed:portal_configuration",
     )
     # Written by ``python -m example_app`` while it runs an offline Stripe, so that ``flask --app example_app
     # stripe ...`` commands in another terminal talk to the same one.

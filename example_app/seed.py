@@ -6,13 +6,16 @@ database and offline Stripe across restarts) changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 
 from flask_stripe_billing import ConfigurationError, StripeRequestError, coupons
+from flask_stripe_billing.core.state import get_state
 from flask_stripe_billing.models import StripeCoupon, StripeSubscriptionPlan
 
 from .models import User, db
@@ -23,10 +26,20 @@ DEMO_USER = ("demo@example.com", "demo-password")
 ADMIN_USER = ("admin@example.com", "admin-password")
 
 PLANS = [
-    {"name": "Starter", "amount": 900, "currency": "usd", "interval": "month"},
-    {"name": "Pro", "amount": 2900, "currency": "usd", "interval": "month", "trial_period_days": 14},
-    {"name": "Pro yearly", "amount": 29000, "currency": "usd", "interval": "year"},
+    {"name": "Starter", "amount": 900, "currency": "usd", "interval": "month", "lookup_key": "acme-starter-monthly"},
+    {
+        "name": "Pro",
+        "amount": 2900,
+        "currency": "usd",
+        "interval": "month",
+        "trial_period_days": 14,
+        "lookup_key": "acme-pro-monthly",
+    },
+    {"name": "Pro yearly", "amount": 29000, "currency": "usd", "interval": "year", "lookup_key": "acme-pro-yearly"},
 ]
+
+#: Marks the Customer Portal configuration the demo makes (its plans, switchable; quantities; cancellation).
+PORTAL_MARK = {"app": "acme-analytics-example"}
 
 #: The code the home page offers new customers: 10% off their first payment.
 WELCOME_COUPON: dict[str, Any] = {
@@ -58,6 +71,51 @@ def seed() -> None:
             # The pricing page still lists the plan; subscribing to it fails until Stripe is reachable.
             logger.warning("Could not create plan %r at Stripe: %s", plan.name, exc)
     seed_welcome_coupon()
+    with contextlib.suppress(StripeRequestError, ConfigurationError):
+        portal_configuration()  # made now, so that the first "Manage billing" click is quick
+
+
+def portal_configuration() -> str | None:
+    """``STRIPE_PORTAL_CONFIGURATION``: the demo's Customer Portal configuration, found by its metadata or made
+    (customers may switch between the plans, change quantity, cancel at the end of the period, change card)."""
+    cache = current_app.extensions.setdefault("example_app.portal", {})
+    if "id" in cache:
+        return str(cache["id"])
+    plans = list(
+        db.session.scalars(
+            sa.select(StripeSubscriptionPlan).where(
+                StripeSubscriptionPlan.is_created_at_stripe, StripeSubscriptionPlan.is_active
+            )
+        )
+    )
+    if not plans:
+        return None
+    gateway = get_state().gateway
+    found = gateway.request("get", "/v1/billing_portal/configurations", {"active": True, "limit": 100})
+    for configuration in found.get("data") or []:
+        if dict(configuration.get("metadata") or {}) == PORTAL_MARK:
+            cache["id"] = configuration["id"]
+            return str(configuration["id"])
+    params: dict[str, Any] = {
+        "business_profile": {"headline": "Acme Analytics: manage your subscription"},
+        "features": {
+            "customer_update": {"enabled": False},
+            "invoice_history": {"enabled": True},
+            "payment_method_update": {"enabled": True},
+            "subscription_cancel": {"enabled": True, "mode": "at_period_end"},
+            "subscription_update": {
+                "enabled": True,
+                "default_allowed_updates": ["price", "quantity"],
+                "proration_behavior": "create_prorations",
+                "products": [{"product": plan.stripe_product_id, "prices": [plan.stripe_price_id]} for plan in plans],
+            },
+        },
+        "metadata": PORTAL_MARK,
+    }
+    key = gateway.new_idempotency_key("billing_portal_configuration", "create")
+    created = gateway.request("post", "/v1/billing_portal/configurations", params, idempotency_key=key)
+    cache["id"] = created["id"]
+    return str(created["id"])
 
 
 def welcome_coupon() -> StripeCoupon | None:

@@ -22,21 +22,26 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
-from . import charges, subscriptions
+from . import charges, checkout, plans, subscriptions
 from .models import StripeCustomer
 
 if TYPE_CHECKING:
     from .charges.send import ChargeOptions
+    from .checkout import CheckoutSession
+    from .checkout.sessions import PlanOrPrice
     from .models import StripeCharge, StripeCoupon, StripeCustomer, StripeSubscription, StripeSubscriptionPlan
 
 
 class BillableMixin:
     """Mix into the subscriber model (a user, an organization) given to ``StripeBilling.init_app``."""
 
-    def subscribed(self, plan: StripeSubscriptionPlan | None = None) -> bool:
-        """Whether a subscription (to *plan*, if given) gives access now: active, past due, on trial, or
-        canceled but within the period paid for.  Reads only the database."""
-        return subscriptions.is_subscribed(self, plan)
+    def subscribed(self, plan: StripeSubscriptionPlan | str | None = None) -> bool:
+        """Whether a subscription (to *plan*, if given: a row, a Price id or a lookup key) gives access now:
+        active, past due, on trial, or canceled but within the period paid for.  Reads only the database."""
+        if plan is None:
+            return subscriptions.is_subscribed(self)
+        row = plans.find_plan(plan)
+        return row is not None and subscriptions.is_subscribed(self, row)
 
     def subscription(self) -> StripeSubscription | None:
         """The newest subscription still running at Stripe, or ``None``.  Reads only the database."""
@@ -59,9 +64,10 @@ class BillableMixin:
         return StripeCustomer.get_latest_active_customer_for_user(self)
 
     def subscribe(
-        self, plan: StripeSubscriptionPlan, coupon: StripeCoupon | str | None = None, **options: Any
+        self, plan: StripeSubscriptionPlan | str, coupon: StripeCoupon | str | None = None, **options: Any
     ) -> StripeSubscription:
-        """Subscribe to *plan*, optionally with a coupon (a row or its id).  **Calls Stripe.**
+        """Subscribe to *plan* (a row, a Price id or a lookup key), optionally with a coupon (a row or its id).
+        **Calls Stripe.**
 
         ``options`` go to Stripe's ``POST /v1/subscriptions`` as they are.  See
         :func:`flask_stripe_billing.subscriptions.create.subscribe` for the errors.
@@ -77,3 +83,18 @@ class BillableMixin:
         authentication required, no customer...).
         """
         return charges.charge_subscriber(self, amount, **options)
+
+    def checkout(self, *plans_or_prices: PlanOrPrice, **options: Any) -> CheckoutSession:
+        """A Checkout Session for this subscriber (``mode``, ``quantity``, ``trial_days``, ``coupon``,
+        ``allow_promotion_codes``, ``success_url``, ``cancel_url`` and Stripe's own parameters).  **Calls Stripe.**
+
+        See :func:`flask_stripe_billing.checkout.sessions.create_checkout_session`.
+        """
+        return checkout.create_checkout_session(self, *plans_or_prices, **options)
+
+    def billing_portal_url(self, return_url: str | None = None, **options: Any) -> str:
+        """The URL of a new Customer Portal session for this subscriber.  **Calls Stripe.**
+
+        See :func:`flask_stripe_billing.checkout.portal.billing_portal_url`.
+        """
+        return checkout.billing_portal_url(self, return_url, **options)

@@ -63,6 +63,9 @@ DEFAULTS: dict[str, Any] = {
     "STRIPE_REQUESTS_PER_SECOND": 20,
     "STRIPE_DEFAULT_CURRENCY": "usd",
     "STRIPE_IDEMPOTENCY_KEY_MAX_AGE_HOURS": 24,
+    "STRIPE_CHECKOUT": False,
+    "STRIPE_PORTAL": True,
+    "STRIPE_PORTAL_CONFIGURATION": None,
 }
 
 #: Keys read from ``app.config`` that are not ``STRIPE_*`` keys.
@@ -115,6 +118,13 @@ class BillingConfig:
     requests_per_second: float
     default_currency: str
     idempotency_key_max_age_hours: int
+    #: ``STRIPE_CHECKOUT``: the plans and pay pages send the customer to Stripe Checkout instead of the card form.
+    checkout: bool = False
+    #: ``STRIPE_PORTAL``: the account page offers the Customer Portal ("Manage billing").
+    portal: bool = True
+    #: ``STRIPE_PORTAL_CONFIGURATION``: the portal configuration (``bpc_...``) sessions use, or a callable
+    #: returning one (or ``None``); ``None`` means the account's default configuration.
+    portal_configuration: str | Callable[[], str | None] | None = None
 
     @property
     def livemode(self) -> bool:
@@ -197,6 +207,9 @@ def load_config(config: Mapping[str, Any]) -> BillingConfig:
         idempotency_key_max_age_hours=_int(
             "STRIPE_IDEMPOTENCY_KEY_MAX_AGE_HOURS", config.get("STRIPE_IDEMPOTENCY_KEY_MAX_AGE_HOURS"), 1
         ),
+        checkout=_bool("STRIPE_CHECKOUT", config.get("STRIPE_CHECKOUT", False)),
+        portal=_bool("STRIPE_PORTAL", config.get("STRIPE_PORTAL", True)),
+        portal_configuration=_portal_configuration(config.get("STRIPE_PORTAL_CONFIGURATION")),
     )
 
 
@@ -252,6 +265,16 @@ def _callback(key: str, value: Any) -> Callable[..., Any] | None:
     if not callable(resolved):
         raise ConfigurationError(key, f"{value!r} is not callable.")
     return resolved  # type: ignore[no-any-return]
+
+
+def _portal_configuration(value: Any) -> str | Callable[[], str | None] | None:
+    """A ``bpc_...`` id as it is; anything else must be a callable or an import string naming one."""
+    key = "STRIPE_PORTAL_CONFIGURATION"
+    if value is None or (isinstance(value, str) and value.startswith("bpc_")):
+        return value
+    if isinstance(value, str) and not value.strip():
+        raise ConfigurationError(key, "must be a portal configuration id (bpc_...), a callable or None.")
+    return _callback(key, value)
 
 
 def _int(key: str, value: Any, minimum: int) -> int:

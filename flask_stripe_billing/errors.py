@@ -158,8 +158,23 @@ class PaymentActionRequired(BillingError):
 
 
 class PlanError(BillingError, ValueError):
-    """A plan cannot be created as asked: a bad amount, currency, interval or interval count, or a plan already
-    created at Stripe.  Raised before any Stripe request, with nothing changed.
+    """A plan cannot be created, found or subscribed to as asked.
+
+    Most are raised before any Stripe request, with nothing changed: a missing name, an amount, currency,
+    interval, interval count, trial or lookup key Stripe would refuse
+    (:func:`~flask_stripe_billing.plans.validate_plan`), a plan already created at Stripe, ``None`` or another
+    type where a plan, a Price id or a lookup key is expected, or a plan no longer offered (inactive).
+
+    Some are raised only once Stripe has answered:
+
+    * :func:`~flask_stripe_billing.plans.resolve_plan`, behind every verb that takes a plan, asks Stripe for a
+      Price id or lookup key it does not find here, and raises when Stripe has no such price, or its price cannot
+      be a plan (one-time, tiered) or is archived; nothing is stored;
+    * ``create_at_stripe()`` (:func:`~flask_stripe_billing.plans.create_plan`) raises when Stripe has a price
+      billing another amount, currency or interval under the plan's lookup key or the ``stripe_price_id`` it was
+      given, or no price under that id; nothing is created at Stripe;
+    * :func:`~flask_stripe_billing.plans.plan_from_stripe_price` raises for a Stripe price that cannot be a plan,
+      or is malformed; nothing is changed.
     """
 
 
@@ -174,6 +189,14 @@ class CouponError(BillingError, ValueError):
     currency, a repeating duration without months, ...), its id is taken, or a change touches a field Stripe
     does not let one change after creation (only ``name`` and ``metadata`` can change).  Raised before any
     Stripe request, with nothing changed.
+    """
+
+
+class CheckoutError(BillingError, ValueError):
+    """A Checkout Session or a Customer Portal session cannot be made as asked: an unknown mode, prices that do
+    not fit the mode (none for a subscription, any for a setup), a bad quantity or trial, a coupon together with
+    promotion codes, a return address that is not an absolute ``http(s)`` URL.  Raised before any Stripe
+    request, with nothing changed.
     """
 
 

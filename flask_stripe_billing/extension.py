@@ -10,7 +10,7 @@ import stripe
 from flask import Blueprint, Flask
 from flask.cli import FlaskGroup
 
-from . import charges, coupons, customers, plans, subscriptions
+from . import charges, checkout, coupons, customers, plans, subscriptions
 from .cli import stripe_cli
 from .config import BillingConfig, apply_defaults, import_string_or_callable, load_config, warn_unknown_keys
 from .core.client import StripeGateway
@@ -29,6 +29,10 @@ from .web.webhook import add_webhook_route
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
+
+    from .checkout import CheckoutSession
+    from .checkout.sessions import PlanOrPrice
+    from .models import StripeCoupon
 
 
 class StripeBilling:
@@ -139,6 +143,41 @@ class StripeBilling:
         canceling and incomplete subscriptions).  Call it before registering a blueprint.
         """
         require_subscription(app_or_blueprint, allow_past_due=allow_past_due)
+
+    def checkout(
+        self,
+        subscriber: Any,
+        *plans_or_prices: PlanOrPrice,
+        mode: str = "subscription",
+        quantity: int = 1,
+        trial_days: int | None = None,
+        coupon: StripeCoupon | str | None = None,
+        allow_promotion_codes: bool = False,
+        success_url: str | None = None,
+        cancel_url: str | None = None,
+        **stripe_options: Any,
+    ) -> CheckoutSession:
+        """A Checkout Session for *subscriber*: redirect to its ``url`` (303).  **Calls Stripe.**
+
+        See :func:`flask_stripe_billing.checkout.sessions.create_checkout_session` for the arguments and errors.
+        """
+        return checkout.create_checkout_session(
+            subscriber,
+            *plans_or_prices,
+            mode=mode,
+            quantity=quantity,
+            trial_days=trial_days,
+            coupon=coupon,
+            allow_promotion_codes=allow_promotion_codes,
+            success_url=success_url,
+            cancel_url=cancel_url,
+            **stripe_options,
+        )
+
+    def billing_portal_url(self, subscriber: Any, return_url: str | None = None, **stripe_options: Any) -> str:
+        """The URL of a new Customer Portal session for *subscriber* (by default leading back to the account
+        page).  **Calls Stripe.**  See :func:`flask_stripe_billing.checkout.portal.billing_portal_url`."""
+        return checkout.billing_portal_url(subscriber, return_url, **stripe_options)
 
     @property
     def gateway(self) -> StripeGateway:

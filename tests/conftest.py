@@ -21,7 +21,7 @@ And the suite's own:
   parametrize them).
 * ``app``, ``bare_app``, ``db``, ``client`` (pytest-flask), ``user``, ``logged_in_client``, ``served`` (the app
   on a local port), ``offline_client`` (the ``stripe`` library on the offline Stripe), ``demo`` (the example
-  app).
+  app, with ``demo_config`` added to its settings), ``walk`` (Chromium on ``demo``).
 * ``plan``, ``customer`` (``user``'s, with a card) at the offline Stripe, ``stub_customer`` at the stub, and
   ``subscription_signals``.
 
@@ -30,6 +30,7 @@ Helpers that are not fixtures are in :mod:`tests.factories`.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,6 +49,7 @@ from flask_stripe_billing.customers.verbs import create_customer
 from flask_stripe_billing.models import StripeCustomer, StripeSubscription, StripeSubscriptionPlan
 from flask_stripe_billing.offline import OFFLINE_API_KEY, AppServer, OfflineStripe
 from tests import hostapp
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, Walk
 from tests.factories.apps import (
     MARIADB_SKIP_REASON,
     MARIADB_URL,
@@ -272,13 +274,43 @@ def offline_client(offline_stripe: OfflineStripe) -> stripe.StripeClient:
 
 
 @pytest.fixture
-def demo(tmp_path: Path, stripe_test_config: dict[str, Any], stripe_http: ValidatingHTTPClient) -> Iterator[Flask]:
+def walk(demo: Flask, tmp_path: Path) -> Iterator[Walk]:
+    """Headless Chromium on ``demo`` served on a local port (``walk.url``), screenshots in ``SCREENSHOTS_DIR`` or
+    ``tmp_path``; the test fails on a script error or a failed request it did not expect."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed: browser test skipped")
+    folder = Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    with AppServer(demo) as server, sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            context = browser.new_context(viewport={"width": 1100, "height": 800}, base_url=server.url)
+            context.set_default_timeout(15_000)
+            tour = Walk(context.new_page(), folder, server.url)
+            yield tour
+            assert tour.errors == []
+            assert tour.failed == []
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def demo_config() -> dict[str, Any]:
+    """Settings ``demo`` adds: the card form rather than Checkout (the example app's default, which a module
+    walks by overriding this fixture with ``{}``)."""
+    return {"STRIPE_CHECKOUT": False}
+
+
+@pytest.fixture
+def demo(
+    tmp_path: Path, stripe_test_config: dict[str, Any], stripe_http: ValidatingHTTPClient, demo_config: dict[str, Any]
+) -> Iterator[Flask]:
     """The example app on a new SQLite database and the (emptied) offline Stripe."""
     from example_app import billing, create_app
     from example_app.models import db as demo_db
 
     billing._http_client = stripe_http  # every request the demo sends is checked against Stripe's spec too
-    application = create_app({**stripe_test_config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'demo.sqlite'}"})
+    database = f"sqlite:///{tmp_path / 'demo.sqlite'}"
+    application = create_app({**stripe_test_config, "SQLALCHEMY_DATABASE_URI": database, **demo_config})
     # No application context is held across requests: Flask would reuse it, and Flask-Login's user cached in
     # its ``g`` would leak from one test client's request to another's.
     yield application

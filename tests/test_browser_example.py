@@ -10,8 +10,6 @@ favicon included), no JavaScript error, nothing wider than the window.
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -20,8 +18,7 @@ from flask import Flask
 from example_app.models import db
 from example_app.seed import ADMIN_USER, DEMO_USER, WELCOME_COUPON
 from flask_stripe_billing.models import StripeCharge
-from flask_stripe_billing.offline import AppServer
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, fill_card
+from tests.browser import CHROMIUM, Walk, fill_card
 from tests.factories.cards import GOOD_CARD
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed: browser test skipped")
@@ -31,57 +28,6 @@ pytestmark = [
 ]
 
 SITE = "Acme Analytics"
-
-
-class Walk:
-    """A browser tab on the served example app that records failed requests and script errors, and numbers
-    its screenshots in the order taken."""
-
-    def __init__(self, page: Any, folder: Path) -> None:
-        self.page = page
-        self.folder = folder
-        self.count = 0
-        self.errors: list[str] = []
-        self.failed: list[str] = []
-        page.on("pageerror", lambda error: self.errors.append(str(error)))
-        page.on("response", self._record)
-
-    def _record(self, response: Any) -> None:
-        if response.status >= 400:
-            self.failed.append(f"{response.status} {response.url}")
-
-    def shoot(self, name: str) -> None:
-        """Screenshot the whole page, after checking it does not scroll sideways."""
-        self.count += 1
-        self.page.screenshot(path=str(self.folder / f"{self.count:02d}-{name}.png"), full_page=True)
-        overflow = self.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, f"{name} scrolls sideways by {overflow}px"
-
-    def flash(self, category: str, text: str) -> None:
-        """Wait for a flash of *category* saying *text*."""
-        self.page.locator(f".flash-{category}", has_text=text).wait_for()
-
-    def expect_failures(self, *statuses: int) -> None:
-        """The requests that failed since the last check had exactly these statuses (the pages asked for)."""
-        assert [int(line.split()[0]) for line in self.failed] == list(statuses), self.failed
-        self.failed.clear()
-
-
-@pytest.fixture
-def walk(demo: Flask, tmp_path: Path) -> Any:
-    folder = Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    with AppServer(demo) as server, sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            context = browser.new_context(viewport={"width": 1100, "height": 800}, base_url=server.url)
-            context.set_default_timeout(15_000)
-            tour = Walk(context.new_page(), folder)
-            yield tour
-            assert tour.errors == []
-            assert tour.failed == []
-        finally:
-            browser.close()
 
 
 def test_a_new_customer_walks_through_the_example_app(walk: Walk, demo: Flask) -> None:

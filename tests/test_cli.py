@@ -33,6 +33,7 @@ COMMANDS = [
     "purge-idempotency-keys",
     "refresh-coupons",
     "refresh-customers",
+    "refresh-plans",
     "replay-webhooks",
     "status",
 ]

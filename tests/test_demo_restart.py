@@ -43,7 +43,13 @@ class Demo:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = instance.parent / f"demo-{self.port}.log"
         env = {key: value for key, value in os.environ.items() if not key.startswith(("STRIPE_", "FLASK_"))}
-        env.update(PORT=str(self.port), EXAMPLE_APP_INSTANCE_PATH=str(instance), PYTHONUNBUFFERED="1")
+        # These restarts subscribe through the card form; Checkout is walked in tests/test_browser_checkout.py.
+        env.update(
+            PORT=str(self.port),
+            EXAMPLE_APP_INSTANCE_PATH=str(instance),
+            PYTHONUNBUFFERED="1",
+            FLASK_STRIPE_CHECKOUT="false",
+        )
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
                 command or [sys.executable, "-m", "example_app"],

@@ -18,7 +18,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("errors", "money", "config_keys", "config", "signals"),
     ("core",),
     ("models",),
-    ("customers", "plans", "coupons", "subscriptions", "charges"),
+    ("customers", "plans", "coupons", "subscriptions", "checkout", "charges"),
     ("billable",),
     ("webhooks",),
     ("web",),

@@ -99,7 +99,7 @@ def test_choosing_another_plan_changes_the_subscription(
     assert "You are already subscribed to Pro." in again.text
     assert "Your plan is now Team." in switched.text, alerts(switched)
     change = stripe_http.last("POST", "/v1/subscriptions/{subscription_exposed_id}")
-    assert change.params["items"][0]["plan"] == "plan_team"
+    assert change.params["items"][0]["price"] == "plan_team"
     assert change.params["proration_behavior"] == "none"  # STRIPE_PRORATION_POLICY is False
     [row] = subscriptions_of(db, user)
     assert row.plan_id == team.id

@@ -1,4 +1,4 @@
-"""Plans against the offline Stripe: created with their product under stable ids, once; bad input refused."""
+"""Plans against the offline Stripe: created as a product and a price under stable keys, once; bad input refused."""
 
 from __future__ import annotations
 
@@ -23,34 +23,37 @@ def make_plan(db: SQLAlchemy, **fields: Any) -> StripeSubscriptionPlan:
     return plan
 
 
-def test_creates_product_and_plan_with_stable_ids(
+def test_creates_product_and_price_with_stable_keys(
     app: Flask, db: SQLAlchemy, stripe_http: ValidatingHTTPClient
 ) -> None:
     plan = make_plan(db, metadata_={"tier": "pro"}, trial_period_days=14, interval_count=3)
     data = plan.create_at_stripe()
 
-    assert data["id"] == plan.stripe_plan_id
-    assert data["amount"] == 2000
-    assert data["interval"] == "month"
-    assert data["interval_count"] == 3
-    assert data["trial_period_days"] == 14
+    assert data["object"] == "price"
+    assert data["id"] == plan.stripe_price_id == plan.stripe_plan_id
+    assert data["unit_amount"] == 2000
+    assert data["recurring"]["interval"] == "month"
+    assert data["recurring"]["interval_count"] == 3
+    assert data["lookup_key"] == plan.lookup_key
+    assert plan.lookup_key.startswith("fsb_")
     assert data["product"] == plan.stripe_product_id
     assert plan.is_created_at_stripe
-    assert plan.stripe_response == data
+    assert plan.trial_period_days == 14  # kept on the row: subscribing sends it
     assert plan.stripe_synced_at is not None
     product = get_state().gateway.request("get", f"/v1/products/{plan.stripe_product_id}")
     assert product["name"] == "Pro"
     assert product["metadata"] == {"tier": "pro"}
     # Both requests carry keys derived from the key stored on the row before they were sent.
     assert plan.idempotency_key
-    assert stripe_http.last("POST", "/v1/plans").idempotency_key == f"{plan.idempotency_key}-plan"
+    assert stripe_http.last("POST", "/v1/prices").idempotency_key == f"{plan.idempotency_key}-price"
     assert stripe_http.last("POST", "/v1/products").idempotency_key == f"{plan.idempotency_key}-product"
 
 
-def test_an_id_chosen_by_the_host_is_kept(app: Flask, db: SQLAlchemy) -> None:
-    plan = make_plan(db, stripe_plan_id="pro-monthly")
-    assert plan.create_at_stripe()["id"] == "pro-monthly"
-    assert get_state().gateway.request("get", "/v1/plans/pro-monthly")["amount"] == 2000
+def test_a_lookup_key_chosen_by_the_host_is_kept(app: Flask, db: SQLAlchemy) -> None:
+    plan = make_plan(db, lookup_key="pro-monthly")
+    price_id = plan.create_at_stripe()["id"]
+    found = get_state().gateway.request("get", "/v1/prices", {"lookup_keys": ["pro-monthly"]})
+    assert [price["id"] for price in found["data"]] == [price_id]
 
 
 def test_second_call_is_refused(app: Flask, db: SQLAlchemy, stripe_http: ValidatingHTTPClient) -> None:
@@ -62,40 +65,39 @@ def test_second_call_is_refused(app: Flask, db: SQLAlchemy, stripe_http: Validat
     assert not stripe_http.requests
 
 
-def test_an_interrupted_creation_is_taken_over(app: Flask, db: SQLAlchemy) -> None:
-    """The product and plan exist at Stripe (an earlier call's answer was lost); a new call adopts them."""
-    plan = make_plan(db, stripe_plan_id="plan-taken-over", stripe_product_id="prod-taken-over")
+def _price_at_stripe(lookup_key: str, amount: int, currency: str, interval: str) -> dict[str, Any]:
     gateway = get_state().gateway
-    gateway.request(
-        "post", "/v1/products", {"id": "prod-taken-over", "name": "Pro"}, object_type="product", action="create"
-    )
-    gateway.request(
-        "post",
-        "/v1/plans",
-        {"id": "plan-taken-over", "product": "prod-taken-over", "amount": 2000, "currency": "usd", "interval": "month"},
-        object_type="plan",
-        action="create",
-    )
+    product = gateway.request("post", "/v1/products", {"name": "Pro"}, object_type="product", action="create")
+    params = {
+        "product": product["id"],
+        "unit_amount": amount,
+        "currency": currency,
+        "recurring": {"interval": interval},
+        "lookup_key": lookup_key,
+    }
+    return gateway.request("post", "/v1/prices", params, object_type="price", action="create")
+
+
+def test_an_interrupted_creation_is_taken_over(app: Flask, db: SQLAlchemy, stripe_http: ValidatingHTTPClient) -> None:
+    """The price exists at Stripe under the row's lookup key (an earlier call's answer was lost); a new call
+    adopts it instead of creating a second one."""
+    plan = make_plan(db, lookup_key="fsb_taken_over")
+    price = _price_at_stripe("fsb_taken_over", 2000, "usd", "month")
+    stripe_http.clear()
     data = plan.create_at_stripe()
-    assert data["id"] == "plan-taken-over"
+    assert data["id"] == price["id"] == plan.stripe_price_id
     assert plan.is_created_at_stripe
+    assert not [request for request in stripe_http.requests if request.method == "POST"]
 
 
-def test_a_different_plan_under_the_same_id_is_not_taken_over(app: Flask, db: SQLAlchemy) -> None:
-    plan = make_plan(db, stripe_plan_id="plan-clash", stripe_product_id="prod-clash")
-    gateway = get_state().gateway
-    gateway.request("post", "/v1/products", {"id": "prod-clash", "name": "Pro"}, object_type="product", action="create")
-    gateway.request(
-        "post",
-        "/v1/plans",
-        {"id": "plan-clash", "product": "prod-clash", "amount": 9900, "currency": "eur", "interval": "year"},
-        object_type="plan",
-        action="create",
-    )
+def test_a_different_price_under_the_same_lookup_key_is_not_taken_over(app: Flask, db: SQLAlchemy) -> None:
+    plan = make_plan(db, lookup_key="fsb_clash")
+    _price_at_stripe("fsb_clash", 9900, "eur", "year")
     with pytest.raises(errors.PlanError, match="amount, currency, interval"):
         plan.create_at_stripe()
     db.session.refresh(plan)
     assert not plan.is_created_at_stripe
+    assert plan.stripe_price_id is None
 
 
 @pytest.mark.parametrize(
@@ -128,4 +130,4 @@ def test_bad_input_is_refused_before_stripe(
 
 def test_the_largest_interval_is_accepted(app: Flask, db: SQLAlchemy) -> None:
     plan = make_plan(db, interval="year", interval_count=3)
-    assert plan.create_at_stripe()["interval_count"] == 3
+    assert plan.create_at_stripe()["recurring"]["interval_count"] == 3

@@ -65,7 +65,7 @@ def test_subscribe_creates_it_at_stripe(
     assert subscription.stripe_synced_at is not None
     request = stripe_http.last("POST", "/v1/subscriptions")
     assert request.idempotency_key == subscription.idempotency_key
-    assert request.params["items"] == [{"plan": plan.stripe_plan_id}]
+    assert request.params["items"] == [{"price": plan.stripe_price_id}]
     assert request.params["customer"] == customer.stripe_customer_id
     assert [(name, kwargs["committed"]) for name, kwargs in subscription_signals] == [("created", "active")]
     assert active_subscription(user) is subscription

@@ -187,7 +187,7 @@ def test_change_plan_follows_the_policy(
     answer_plan_changes(stub)
     subscription.change_plan(pro)
     request = stripe_http.last("POST", "/v1/subscriptions/{subscription_exposed_id}")
-    assert request.params["items"] == [{"id": "si_first", "plan": "plan_pro"}]
+    assert request.params["items"] == [{"id": "si_first", "price": "plan_pro"}]
     assert request.params["proration_behavior"] == behavior
     assert subscription.plan is pro
     assert is_subscribed(user, pro)

@@ -51,7 +51,7 @@ def test_a_plan_trial_is_asked_for_and_read(
     answer_subscriptions(stub, status="trialing", trial_start=now, trial_end=now + 14 * DAY)
     subscription = subscribe(user, plan)
 
-    assert stripe_http.last("POST", "/v1/subscriptions").params["trial_from_plan"] is True
+    assert stripe_http.last("POST", "/v1/subscriptions").params["trial_period_days"] == 14
     assert subscription.status == SubscriptionStatus.TRIALING
     assert subscription.on_trial()
     assert subscription.trial_end == dt.datetime.fromtimestamp(now + 14 * DAY, dt.UTC)

@@ -12,7 +12,7 @@ import re
 from .. import errors
 from ..models.charge import ChargeStatus, StripeCharge
 from ..money import MAX_AMOUNT, is_currency, is_whole_number
-from .claims import claim_is_live
+from .claims import CHECKOUT_OWNER, claim_is_live
 
 #: What Stripe forbids in a statement descriptor, besides being longer than 22 characters or lacking a letter.
 _DESCRIPTOR_FORBIDDEN = re.compile(r"[<>\\'\"*]|[^\x20-\x7e]")
@@ -23,8 +23,8 @@ def check_chargeable(charge: StripeCharge) -> None:
 
     :raises flask_stripe_billing.errors.ChargeStateError: the amount is not a positive integer of at most eight
         digits, the currency is not one Stripe supports, the statement descriptor is over 22 characters, has
-        no letter or a forbidden character (``< > \\ ' " *``, non-ASCII), or the charge is already charged or
-        waits for the customer.
+        no letter or a forbidden character (``< > \\ ' " *``, non-ASCII), or the charge is already charged,
+        waits for the customer, or is being charged by another process or paid through Checkout.
     """
     check_charge_input(charge)
     if charge.is_charged or charge.status == ChargeStatus.SUCCEEDED:
@@ -35,6 +35,13 @@ def check_chargeable(charge: StripeCharge) -> None:
             f"confirmation page, or call refresh_charge() once they have."
         )
     if charge.status == ChargeStatus.IN_FLIGHT and claim_is_live(charge):
+        if charge.claimed_by == CHECKOUT_OWNER:
+            until = charge.claimed_until.strftime("%Y-%m-%d %H:%M UTC") if charge.claimed_until else "it expires"
+            raise errors.ChargeStateError(
+                f"Charge {charge.id} is being paid by the customer through Checkout"
+                + (f" (session {charge.stripe_checkout_session_id})" if charge.stripe_checkout_session_id else "")
+                + f"; it is not charged off-session before {until}, when the session is read first."
+            )
         raise errors.ChargeStateError(f"Charge {charge.id} is being charged by {charge.claimed_by or 'another run'}.")
 
 

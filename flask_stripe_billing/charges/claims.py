@@ -24,6 +24,9 @@ from ..models.charge import ChargeStatus, StripeCharge
 #: resolved by replaying its stored idempotency key.
 CLAIM_LEASE = dt.timedelta(minutes=10)
 
+#: ``claimed_by`` of a charge held for a Checkout Session (see :mod:`flask_stripe_billing.charges.checkout_claims`).
+CHECKOUT_OWNER = "checkout"
+
 
 def claimed_values(owner: str, now: dt.datetime, lease: dt.timedelta) -> dict[str, Any]:
     """The columns a claim sets: ``in_flight``, held by *owner* until ``now + lease``, one more attempt."""

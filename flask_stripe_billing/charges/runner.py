@@ -11,6 +11,10 @@ A run claims charges a few at a time with one statement that is committed before
   the same short transaction — the rows are locked by this run until it commits, so the update takes exactly
   them and an overlapping run skips them.
 
+A charge claimed for Checkout (:mod:`.checkout_claims`) is ``in_flight`` with a lease that lasts as long as its
+session: no run takes it meanwhile.  Once that lease has run out, a run reads the session before charging: a
+completed session's payment is stored instead (counted as settled by another process), an open one is expired.
+
 A claim is a lease (``claimed_until``).  A runner killed mid-run leaves its charges ``in_flight``; once the lease
 has run out another run takes them and replays their stored idempotency key — never a new one — so Stripe
 answers with what it did, if anything.  Claimed charges are sent by a pool of threads, each in its own
@@ -38,8 +42,9 @@ from ..core.retry import OUTCOME_UNKNOWN, RATE_LIMITED
 from ..core.state import get_state
 from ..models.base import utcnow
 from ..models.charge import ChargeStatus, StripeCharge
+from .checkout_claims import awaits_checkout, forget_session, settle_checkout
 from .checks import check_charge_input
-from .claims import CLAIM_LEASE, claim, claimed_values, give_back
+from .claims import CLAIM_LEASE, claim, claimed_values, give_back, release
 from .send import send_claimed
 
 #: At most this many threads by default, whatever the request rate: each holds up to two database connections.
@@ -197,6 +202,8 @@ def _process(app: Flask, charge_id: int, owner: str, lease: dt.timedelta, sleep:
             return "skipped"  # deleted, or settled meanwhile (a webhook recorded its outcome)
         try:
             _check(charge)
+            if awaits_checkout(charge) and _paid_through_checkout(charge):
+                return "skipped"  # the customer paid on the Checkout page: stored, nothing charged
             return _send_with_retries(charge, owner, lease, sleep)
         except errors.BillingError:
             raise
@@ -213,6 +220,20 @@ def _check(charge: StripeCharge) -> None:
     except errors.ChargeStateError:
         give_back(charge)
         raise
+
+
+def _paid_through_checkout(charge: StripeCharge) -> bool:
+    """A claimed charge whose Checkout claim had lapsed: read (and if open, expire) its session first.  Whether it
+    was paid there; if not, the session is forgotten and the charge is charged.  When the session cannot be
+    settled, the charge is left in flight without a lease, for the next run."""
+    try:
+        if settle_checkout(charge):
+            return True
+    except errors.BillingError:
+        release(charge, ChargeStatus.IN_FLIGHT)
+        raise
+    forget_session(charge)
+    return False
 
 
 def _send_with_retries(charge: StripeCharge, owner: str, lease: dt.timedelta, sleep: Callable[[float], None]) -> str:
@@ -242,4 +263,7 @@ def _give_up(charge_id: int) -> None:
     session.rollback()
     charge = session.get(StripeCharge, charge_id)
     if charge is not None and charge.status == ChargeStatus.IN_FLIGHT:
-        give_back(charge)
+        if awaits_checkout(charge):
+            release(charge, ChargeStatus.IN_FLIGHT)  # its Checkout Session is read again by the next run
+        else:
+            give_back(charge)

@@ -31,6 +31,7 @@ from ..models import freshness
 from ..models.charge import ChargeStatus, StripeCharge
 from ..models.customer import StripeCustomer
 from ..models.locks import lock
+from .checkout_claims import awaits_checkout, release_checkout, settle_checkout
 from .checks import check_charge_input, check_chargeable, check_idempotency_key
 from .claims import claim, finish, give_back, release, store_new_key
 from .from_stripe import (
@@ -62,7 +63,10 @@ def charge(charge: StripeCharge, idempotency_key: str | None = None) -> StripeCh
       :class:`~flask_stripe_billing.errors.OutcomeUnknownError` raised.  The next call (or ``flask stripe
       charge``) replays the same key and adopts Stripe's answer;
     * no active customer — ``failure_code == "no_customer"`` recorded, the charge stays ``pending``;
-      :class:`~flask_stripe_billing.errors.NoCustomerError` raised.
+      :class:`~flask_stripe_billing.errors.NoCustomerError` raised;
+    * paid through Checkout — a charge whose Checkout claim has lapsed has its session read first
+      (:func:`~flask_stripe_billing.charges.checkout_claims.settle_checkout`): if the customer paid there, the
+      payment is stored and the charge returned without charging it; an open session is expired first.
 
     :param idempotency_key: a key of your own for a new attempt; by default one is made through
         ``STRIPE_IDEMPOTENCY_KEY_CALLBACK``.  A charge whose outcome is unknown always replays its stored key.
@@ -72,6 +76,8 @@ def charge(charge: StripeCharge, idempotency_key: str | None = None) -> StripeCh
     """
     check_chargeable(charge)
     check_idempotency_key(idempotency_key)
+    if awaits_checkout(charge) and _paid_through_checkout(charge):
+        return charge
     replaying = _must_replay(charge)
     if replaying and idempotency_key is not None and idempotency_key != charge.idempotency_key:
         raise errors.ChargeStateError(
@@ -91,6 +97,20 @@ def charge(charge: StripeCharge, idempotency_key: str | None = None) -> StripeCh
     if not claim(charge, idempotency_key=None if replaying else idempotency_key):
         raise errors.ChargeStateError(f"Charge {charge.id} was just taken by another process.")
     return send_claimed(charge, customer)
+
+
+def _paid_through_checkout(charge: StripeCharge) -> bool:
+    """A charge whose Checkout claim has lapsed: whether its session was paid (and the payment now stored); if
+    not, the session is expired and the charge given back (``pending`` or ``failed``), ready to be charged."""
+    session_id = charge.stripe_checkout_session_id
+    assert session_id is not None
+    if settle_checkout(charge):
+        return True
+    released = release_checkout(charge, session_id)
+    get_state().db.session.commit()
+    if not released:
+        raise errors.ChargeStateError(f"Charge {charge.id} was just taken by another process.")
+    return False
 
 
 def _must_replay(charge: StripeCharge) -> bool:

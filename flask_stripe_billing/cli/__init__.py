@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 
 from .charges import charge_command
 from .general import purge_idempotency_keys_command, refresh_customers_command, status_command
+from .plans import refresh_plans_command
 from .subscriptions import end_subscriptions_command, refresh_coupons_command
 from .webhooks import check_pending_webhooks_command, replay_webhooks_command
 
@@ -21,6 +22,7 @@ for command in (
     end_subscriptions_command,
     refresh_customers_command,
     refresh_coupons_command,
+    refresh_plans_command,
     replay_webhooks_command,
     check_pending_webhooks_command,
     purge_idempotency_keys_command,

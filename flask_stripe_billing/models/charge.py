@@ -20,7 +20,7 @@ class ChargeStatus(enum.StrEnum):
 
     #: Not sent to Stripe yet.
     PENDING = "pending"
-    #: Claimed by a runner; the request is being sent.
+    #: Claimed by a runner (the request is being sent), or by Checkout (the customer is on its page).
     IN_FLIGHT = "in_flight"
     SUCCEEDED = "succeeded"
     #: Declined or rejected; never retried automatically.
@@ -76,6 +76,11 @@ class StripeCharge(SubscriberMixin, StripeObjectMixin, Base):
     is_manual_charge: Mapped[bool] = mapped_column(default=False)
     stripe_charge_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True, default=None)
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True, default=None)
+    #: The Checkout Session opened to pay this charge (the pay page with ``STRIPE_CHECKOUT``).  While the charge
+    #: is ``in_flight`` and has no PaymentIntent, the session is open or its outcome not yet read: the charge is
+    #: then never charged off-session before the session is read (see
+    #: :mod:`flask_stripe_billing.charges.checkout_claims`).
+    stripe_checkout_session_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True, default=None)
     #: Kept for the page where the customer confirms a payment that needs authentication.
     payment_intent_client_secret: Mapped[str | None] = mapped_column(sa.String(255), default=None)
     amount_refunded: Mapped[int] = mapped_column(sa.BigInteger, default=0)

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..core.state import get_state
 
@@ -72,3 +73,24 @@ def _for_update(query: sa.Select[Row], model: type[Row]) -> sa.Select[Row]:
     # ``of``: lock only this table, not those joined for eager loading (PostgreSQL refuses FOR UPDATE on the
     # nullable side of an outer join).
     return query.with_for_update(of=model).execution_options(populate_existing=True)
+
+
+def insert_once(model: type[Any], values: dict[str, Any], unique: str) -> bool:
+    """Insert a row of *model* unless one with the same *unique* column exists; return whether it was inserted.
+
+    Two transactions at once: one inserts, the other waits for it and inserts nothing (``ON CONFLICT DO
+    NOTHING`` on PostgreSQL and SQLite, a savepoint elsewhere).  No commit.
+    """
+    session = get_state().db.session
+    table = model.__table__
+    dialect = session.get_bind(mapper=sa.inspect(model)).dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = insert(table).values(**values).on_conflict_do_nothing(index_elements=[unique])
+        return session.execute(statement.returning(table.c.id)).first() is not None
+    try:
+        with session.begin_nested():
+            session.execute(sa.insert(table).values(**values))
+    except sa.exc.IntegrityError:
+        return False
+    return True

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, synonym
 
 from .base import TABLE_PREFIX, Base, JSONType, StripeObjectMixin
 from .ports import VerbsPort
@@ -24,7 +24,14 @@ class PlanInterval(enum.StrEnum):
 
 
 class StripeSubscriptionPlan(StripeObjectMixin, Base):
-    """A recurring price: ``amount`` (minor units) in ``currency`` every ``interval_count`` ``interval``\\ s.
+    """A recurring Price: ``amount`` (minor units) in ``currency`` every ``interval_count`` ``interval``\\ s.
+
+    The row mirrors one Stripe Price (``stripe_price_id``) of one Product (``stripe_product_id``, whose name is
+    the plan's ``name``).  ``lookup_key`` is the price's lookup key at Stripe: a stable name for it that the
+    application can use in code (``"pro_monthly"``) instead of an id, unique among prices.  ``active`` (the
+    column ``is_active``) says whether the plan is offered: a price archived at Stripe, or whose product is,
+    is not.  ``stripe_plan_id`` is another name for ``stripe_price_id``, from when plans were made with
+    Stripe's Plans API (a plan id is a price id).
 
     ``metadata_`` is sent to Stripe (the attribute cannot be called ``metadata``, which SQLAlchemy's
     declarative API reserves; the column is named ``metadata``).  ``source`` is free JSON for the host, e.g.
@@ -38,8 +45,10 @@ class StripeSubscriptionPlan(StripeObjectMixin, Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    #: The plan's (price's) id at Stripe; stable, chosen before creation.
-    stripe_plan_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True, default=None)
+    #: The price's id at Stripe, known once Stripe has made the price (or given when adopting one).
+    stripe_price_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True, default=None)
+    #: The price's lookup key at Stripe; chosen (and committed) before the price is created.
+    lookup_key: Mapped[str | None] = mapped_column(sa.String(255), unique=True, default=None)
     stripe_product_id: Mapped[str | None] = mapped_column(sa.String(255), default=None)
     name: Mapped[str] = mapped_column(sa.String(255))
     description: Mapped[str | None] = mapped_column(sa.Text, default=None)
@@ -54,8 +63,13 @@ class StripeSubscriptionPlan(StripeObjectMixin, Base):
     is_created_at_stripe: Mapped[bool] = mapped_column(default=False)
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(255), default=None)
 
+    #: The same column as :attr:`stripe_price_id` (the name of the Plans API days).
+    stripe_plan_id: Mapped[str | None] = synonym("stripe_price_id")
+    #: The same column as :attr:`is_active`, named as Stripe names it.
+    active: Mapped[bool] = synonym("is_active")
+
     def create_at_stripe(self) -> dict[str, Any]:
-        """Create this plan and its product at Stripe; return Stripe's plan (see
+        """Create this plan's product and price at Stripe; return Stripe's price (see
         :func:`flask_stripe_billing.plans.create_plan`).
 
         Calls Stripe.  A second call is refused with :class:`~flask_stripe_billing.errors.PlanError`.

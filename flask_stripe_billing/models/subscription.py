@@ -140,8 +140,9 @@ class StripeSubscription(SubscriberMixin, StripeObjectMixin, Base):
         """
         return SUBSCRIPTION_VERBS().cancel(self, at_period_end)
 
-    def change_plan(self, plan: StripeSubscriptionPlan) -> StripeSubscription:
-        """Switch to *plan* at once, prorated or not per ``STRIPE_PRORATION_POLICY``.  Calls Stripe."""
+    def change_plan(self, plan: StripeSubscriptionPlan | str) -> StripeSubscription:
+        """Switch to *plan* (a plan, a Price id or a lookup key) at once, prorated or not per
+        ``STRIPE_PRORATION_POLICY``.  Calls Stripe."""
         return SUBSCRIPTION_VERBS().change_plan(self, plan)
 
     @classmethod
@@ -166,7 +167,7 @@ class SubscriptionVerbs:
     create: Callable[[StripeSubscription], dict[str, Any]]
     refresh: Callable[[StripeSubscription], StripeSubscription]
     cancel: Callable[[StripeSubscription, bool | None], StripeSubscription]
-    change_plan: Callable[[StripeSubscription, StripeSubscriptionPlan], StripeSubscription]
+    change_plan: Callable[[StripeSubscription, StripeSubscriptionPlan | str], StripeSubscription]
     due_for_cancel: Callable[[], list[StripeSubscription]]
     end_due: Callable[[bool], Any]
 

@@ -163,8 +163,11 @@ def serve(port: int, store_path: str | None = None, parent_fd: int | None = None
     _stop_with_parent(server.app, parent_fd)
     for name, parameters in ACCEPTED_AS_GIVEN.items():
         _accept_as_given(getattr(resources, name), parameters)
-    from . import cards, subscriptions
+    from . import cards, checkout, portal, prices, subscriptions
 
     cards.install(resources)
     subscriptions.install(resources)
+    prices.install(resources)
+    checkout.install(resources, server.app)
+    portal.install(resources, server.app)
     web.run_app(server.app, host="127.0.0.1", port=port, access_log=None, print=None, shutdown_timeout=2)

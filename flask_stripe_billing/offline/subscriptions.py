@@ -13,7 +13,8 @@ answers 500), ``discounts`` and the legacy ``coupon`` (it answers "Unexpected ..
 * **Discounts**: ``discounts=[{"coupon": id}]`` (or ``coupon=id``) on create or update puts a discount on the
   subscription (``discount`` and ``discounts``, expanded) and takes the coupon's ``percent_off`` or
   ``amount_off`` off its invoices for the coupon's ``duration``; a coupon past ``redeem_by`` or
-  ``max_redemptions`` is refused as Stripe refuses it.
+  ``max_redemptions`` is refused as Stripe refuses it.  A discount from a promotion code (:mod:`.promotion_codes`)
+  names it in ``promotion_code``.
 * **Confirming the first invoice**: an open invoice whose PaymentIntent waits for 3-D Secure shows its
   ``confirmation_secret`` (``client_secret`` and ``type``), the current API's way to reach it (``payment_intent``
   stays, for older readers).  Once confirmed, the subscription is active.
@@ -81,7 +82,7 @@ def _discount(subscription: Any, coupon: Any, start: int) -> dict[str, Any]:
         "subscription": subscription.id,
         "invoice": None,
         "invoice_item": None,
-        "promotion_code": None,
+        "promotion_code": getattr(subscription, "_offline_promotion_code", None),  # set by .promotion_codes
         "checkout_session": None,
         "start": start,
         "end": start + months * 2629800 if months else None,  # 2629800 s: a month on average

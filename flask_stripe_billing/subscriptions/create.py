@@ -20,16 +20,19 @@ from ..models.coupon import StripeCoupon
 from ..models.customer import StripeCustomer
 from ..models.plan import StripeSubscriptionPlan
 from ..models.subscription import StripeSubscription, SubscriptionStatus
+from ..plans.lookup import resolve_plan
 from .from_stripe import apply_stripe_subscription
 
 
 def subscribe(
     subscriber: Any,
-    plan: StripeSubscriptionPlan,
+    plan: StripeSubscriptionPlan | str,
     coupon: StripeCoupon | str | None = None,
     **stripe_options: Any,
 ) -> StripeSubscription:
-    """Subscribe *subscriber* to *plan* (with *coupon*, a row or a coupon id): store it and create it at Stripe.
+    """Subscribe *subscriber* to *plan* (a row, a Price id or a lookup key: see
+    :func:`~flask_stripe_billing.plans.resolve_plan`) with *coupon* (a row or a coupon id): store it and create
+    it at Stripe.
 
     Calls Stripe.  ``stripe_options`` go to ``POST /v1/subscriptions`` as they are (``trial_end``, ...), overriding
     what is built here, but ``metadata`` is merged (``subscriber_id`` kept).  If Stripe refuses, the new row is
@@ -43,9 +46,11 @@ def subscribe(
     Stripe, so subscribing twice never makes a second one; for another plan it is refused.
 
     :raises flask_stripe_billing.errors.NoCustomerError: when the subscriber has no active customer (no card).
+    :raises flask_stripe_billing.errors.PlanError: for a plan that cannot be found or is no longer offered.
     :raises flask_stripe_billing.errors.SubscriptionError: for a plan not created at Stripe, an unknown or
         deleted coupon, or while a subscription to another plan waits for its first payment.
     """
+    plan = resolve_plan(plan)
     check_plan(plan)
     waiting = awaiting_first_payment(subscriber)
     if waiting is not None:
@@ -110,8 +115,9 @@ def create_subscription(subscription: StripeSubscription, **stripe_options: Any)
     """Create *subscription* at Stripe and store the answer; return Stripe's subscription, discounts included.
 
     Calls Stripe.  Nothing is sent before this.  The customer is the subscription's own, or else its
-    subscriber's newest active one.  A plan with ``trial_period_days`` starts with that trial.  A coupon is
-    sent as ``discounts=[{"coupon": id}]`` (the current API); if Stripe answers that it does not know
+    subscriber's newest active one.  A plan with ``trial_period_days`` starts with that trial (sent as the
+    subscription's ``trial_period_days``, unless *stripe_options* give ``trial_end`` or ``trial_period_days``).
+    A coupon is sent as ``discounts=[{"coupon": id}]`` (the current API); if Stripe answers that it does not know
     ``discounts`` (an account pinned to an API version from before it), the request is sent again with the
     legacy ``coupon`` parameter.  :data:`~flask_stripe_billing.signals.subscription_created` is sent after the
     commit.  The parameters are stored with the key before the request; when they already are (an earlier
@@ -160,14 +166,14 @@ def _create_params(
     """The parameters of ``POST /v1/subscriptions`` for *subscription*."""
     params: dict[str, Any] = {
         "customer": customer.stripe_customer_id,
-        "items": [{"plan": subscription.plan.stripe_plan_id}],
+        "items": [{"price": subscription.plan.stripe_price_id}],
         "metadata": {
             **{str(key): str(value) for key, value in (subscription.metadata_ or {}).items()},
             "subscriber_id": str(subscription.subscriber_id),
         },
     }
-    if subscription.plan.trial_period_days:
-        params["trial_from_plan"] = True
+    if subscription.plan.trial_period_days and not {"trial_end", "trial_period_days"} & set(stripe_options):
+        params["trial_period_days"] = subscription.plan.trial_period_days
     if coupon is not None:
         params["discounts"] = [{"coupon": coupon.coupon_id}]
         params["expand"] = ["discounts"]

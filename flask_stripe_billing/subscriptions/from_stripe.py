@@ -23,14 +23,16 @@ from blinker import Signal
 
 from .. import errors, signals
 from ..core.notify import send_committed
-from ..core.shapes import expandable_id, list_data
+from ..core.shapes import could_be_stripe_id, expandable_id, list_data
 from ..core.state import get_state
 from ..coupons.lookup import get_live_coupon
 from ..models import freshness
 from ..models.base import from_timestamp
 from ..models.customer import StripeCustomer
+from ..models.locks import find, find_locked, insert_once
 from ..models.plan import StripeSubscriptionPlan
 from ..models.subscription import StripeSubscription, SubscriptionStatus
+from ..plans.from_stripe import plan_from_stripe_price
 
 #: The fields whose change is reported by :data:`~flask_stripe_billing.signals.subscription_updated`.
 WATCHED_FIELDS = (
@@ -179,18 +181,21 @@ def _link_customer(subscription: StripeSubscription, data: Mapping[str, Any]) ->
 
 
 def _link_plan(subscription: StripeSubscription, data: Mapping[str, Any]) -> None:
-    """Follow a plan change made elsewhere (the Dashboard), when the new plan is one of ours."""
-    candidates = [expandable_id(item.get("plan")) or expandable_id(item.get("price")) for item in _items(data)[:1]]
+    """Follow a plan change made elsewhere (the Dashboard), when the new plan is one of ours.
+
+    The first item's ``price`` is read first; ``plan`` is the older shape of the same id (a plan is a price).
+    """
+    candidates = [expandable_id(item.get("price")) or expandable_id(item.get("plan")) for item in _items(data)[:1]]
     candidates.append(expandable_id(data.get("plan")))  # a single-plan subscription in old versions
-    for plan_id in candidates:
-        if not plan_id:
+    for price_id in candidates:
+        if not price_id:
             continue
-        if subscription.plan is not None and subscription.plan.stripe_plan_id == plan_id:
+        if subscription.plan is not None and subscription.plan.stripe_price_id == price_id:
             return
         plan = (
             get_state()
             .db.session.scalars(
-                sa.select(StripeSubscriptionPlan).where(StripeSubscriptionPlan.stripe_plan_id == plan_id)
+                sa.select(StripeSubscriptionPlan).where(StripeSubscriptionPlan.stripe_price_id == price_id)
             )
             .first()
         )
@@ -234,3 +239,91 @@ def store_and_signal(subscription: StripeSubscription, data: Mapping[str, Any]) 
     get_state().db.session.commit()
     for signal, kwargs in pending:
         send_committed(signal, StripeSubscription, **kwargs)
+
+
+# -- adoption: a subscription made elsewhere (Checkout, the Portal, the Dashboard) for a customer we know --------
+
+
+def adoptable_customer(data: Mapping[str, Any]) -> StripeCustomer | None:
+    """Our customer whose subscription *data* is, when it belongs to a subscriber (else ``None``: not ours)."""
+    stripe_id = expandable_id(_plain(data).get("customer"))
+    customer = find(StripeCustomer, stripe_customer_id=stripe_id) if could_be_stripe_id(stripe_id) else None
+    return customer if customer is not None and customer.subscriber_id is not None else None
+
+
+def plan_of(data: Mapping[str, Any]) -> StripeSubscriptionPlan | None:
+    """The plan of the subscription's first item (its price, or plan), imported when we have none.
+
+    May ask Stripe (a price new to us given by its id only): call it with no row locked, before
+    :func:`adopt_subscription`.
+    """
+    data = _plain(data)
+    items = _items(data)
+    price = _plain((items[0].get("price") or items[0].get("plan")) if items else data.get("plan"))
+    price_id = expandable_id(price)
+    if not could_be_stripe_id(price_id):
+        return None
+    known = find(StripeSubscriptionPlan, stripe_price_id=price_id)
+    if known is not None:
+        return known
+    if not isinstance(price, Mapping) or "unit_amount" not in price:
+        price = get_state().gateway.request("get", f"/v1/prices/{price_id}", {"expand": ["product"]})
+    try:
+        return plan_from_stripe_price(price)
+    except errors.PlanError:
+        return None  # a price a subscription plan cannot stand for (one-time, tiered): not adopted
+
+
+def adopt_subscription(
+    data: Mapping[str, Any],
+    seen_at: dt.datetime | None,
+    *,
+    customer: StripeCustomer,
+    plan: StripeSubscriptionPlan,
+    idempotency_key: str | None = None,
+) -> tuple[StripeSubscription, list[tuple[Signal, dict[str, Any]]]]:
+    """The locked row of the Stripe subscription *data* of *customer*, made when we have none, with *data*
+    applied; and the signals to send once committed (``subscription_created`` for a row made here).
+
+    Safe against two deliveries at once: the row is inserted with ``INSERT ... ON CONFLICT DO NOTHING`` on its
+    unique Stripe id, so one of them makes it and both then lock it.  A subscription ``subscribe()`` is still
+    creating (its answer not stored yet: same subscriber and plan, or the event's idempotency key) is that row,
+    not a new one.  No commit.
+    """
+    data = _plain(data)
+    stripe_id = expandable_id(data.get("id"))
+    assert stripe_id is not None
+    row = find_locked(StripeSubscription, stripe_subscription_id=stripe_id) or _attempt(customer, plan, idempotency_key)
+    created = False
+    if row is None:
+        values = {
+            "subscriber_id": customer.subscriber_id,
+            "customer_id": customer.id,
+            "plan_id": plan.id,
+            "stripe_subscription_id": stripe_id,
+            "is_created_at_stripe": True,
+        }
+        created = insert_once(StripeSubscription, values, "stripe_subscription_id")
+        row = find_locked(StripeSubscription, stripe_subscription_id=stripe_id)
+        assert row is not None
+    row.stripe_subscription_id, row.is_created_at_stripe = stripe_id, True
+    pending = apply_with_signals(row, data, seen_at)
+    if created:
+        pending = [(signals.subscription_created, {"instance": row})]
+    return row, pending
+
+
+def _attempt(
+    customer: StripeCustomer, plan: StripeSubscriptionPlan, idempotency_key: str | None
+) -> StripeSubscription | None:
+    """The subscriber's subscription to *plan* sent to Stripe and not answered yet, locked; else ``None``."""
+    among = sa.select(StripeSubscription).where(
+        StripeSubscription.subscriber_id == customer.subscriber_id,
+        StripeSubscription.stripe_subscription_id.is_(None),
+        StripeSubscription.stripe_request.is_not(None),
+    )
+    if idempotency_key:
+        keyed = find_locked(StripeSubscription, among=among, idempotency_key=idempotency_key)
+        if keyed is not None:
+            return keyed
+    return find_locked(StripeSubscription, among=among, plan_id=plan.id)

@@ -30,6 +30,7 @@ from ..core.state import get_state
 from ..models.base import subscriber_key, utcnow
 from ..models.plan import StripeSubscriptionPlan
 from ..models.subscription import LIVE_STATUSES, StripeSubscription, SubscriptionStatus
+from ..plans.lookup import resolve_plan
 from .create import awaiting_first_payment, check_plan, create_subscription, subscribe
 from .from_stripe import require_created, store_and_signal
 from .proration import refund_unused_time
@@ -191,17 +192,19 @@ def _already_canceled(stripe_id: str, refusal: errors.InvalidRequestError) -> di
 # -- switching plans -----------------------------------------------------------------------------------------
 
 
-def change_plan(subscription: StripeSubscription, plan: StripeSubscriptionPlan) -> StripeSubscription:
-    """Switch *subscription* to *plan* at once.  Calls Stripe.
+def change_plan(subscription: StripeSubscription, plan: StripeSubscriptionPlan | str) -> StripeSubscription:
+    """Switch *subscription* to *plan* (a row, a Price id or a lookup key) at once.  Calls Stripe.
 
     Not prorated (``proration_behavior=none``: the next invoice bills the new amount) unless
     ``STRIPE_PRORATION_POLICY`` is true (``always_invoice``: the difference for the rest of the period is
     invoiced now).  Sends :data:`~flask_stripe_billing.signals.subscription_updated` after the commit.
 
+    :raises flask_stripe_billing.errors.PlanError: for a plan that cannot be found or is no longer offered.
     :raises flask_stripe_billing.errors.SubscriptionError: for a subscription not created at Stripe or no
         longer running, a plan not created at Stripe, or the plan it already has.
     """
     stripe_id = require_created(subscription)
+    plan = resolve_plan(plan)
     check_plan(plan)
     if subscription.status not in LIVE_STATUSES:
         raise errors.SubscriptionError(f"Subscription {stripe_id} is {subscription.status}; it cannot change plan.")
@@ -218,7 +221,7 @@ def change_plan(subscription: StripeSubscription, plan: StripeSubscriptionPlan) 
         "post",
         f"/v1/subscriptions/{stripe_id}",
         {
-            "items": [{"id": item_id, "plan": plan.stripe_plan_id}],
+            "items": [{"id": item_id, "price": plan.stripe_price_id}],
             "proration_behavior": "always_invoice" if policy else "none",
             # Choosing a plan means carrying on: a subscription set to end with its period no longer does.
             **({"cancel_at_period_end": False} if subscription.status == SubscriptionStatus.CANCELING else {}),

@@ -31,6 +31,12 @@ def stripe_plan(db: SQLAlchemy, stripe_id: str, **fields: Any) -> StripeSubscrip
     return plan
 
 
+def item_price(item: dict[str, Any]) -> dict[str, Any]:
+    """A subscription item's ``price`` and (older shape) ``plan`` for a requested item (``price`` or ``plan``)."""
+    price_id = item.get("price") or item.get("plan")
+    return {"price": {"id": price_id, "object": "price"}, "plan": {"id": price_id, "object": "plan"}}
+
+
 def subscription_object(stub: StripeStub, params: dict[str, Any], **fields: Any) -> dict[str, Any]:
     """A subscription in the current shape (period on the items), stored in the stub."""
     now = int(time.time())
@@ -54,7 +60,7 @@ def subscription_object(stub: StripeStub, params: dict[str, Any], **fields: Any)
                     {
                         "id": "si_first",
                         "object": "subscription_item",
-                        "plan": {"id": params["items"][0]["plan"], "object": "plan"},
+                        **item_price(params["items"][0]),
                         "current_period_start": now,
                         "current_period_end": now + 30 * DAY,
                     }
@@ -78,7 +84,7 @@ def answer_plan_changes(stub: StripeStub) -> None:
 
     def update(params: dict[str, Any], stored: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         obj = stored[params["subscription_exposed_id"]]
-        obj["items"]["data"][0]["plan"] = {"id": params["items"][0]["plan"], "object": "plan"}
+        obj["items"]["data"][0].update(item_price(params["items"][0]))
         obj["cancel_at_period_end"] = params.get("cancel_at_period_end", obj["cancel_at_period_end"])
         return 200, obj
 

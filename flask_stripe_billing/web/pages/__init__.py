@@ -11,6 +11,8 @@ endpoint                                 URL (under ``STRIPE_URL_PREFIX``)      
 ``stripe_billing.confirm_subscription``  ``/subscriptions/<id>/confirm``             GET, POST
 ``stripe_billing.pay_charge``            ``/charges/<id>/pay``                       GET, POST
 ``stripe_billing.confirm_payment``       ``/charges/<id>/confirm``                   GET, POST
+``stripe_billing.checkout_return``       ``/checkout/return?session_id=cs_...``      GET
+``stripe_billing.portal``                ``/portal``                                 POST
 =======================================  ==========================================  =========================
 
 Every page needs a logged-in subscriber, shows only the subscriber's own rows (another subscriber's id is a
@@ -31,6 +33,7 @@ from . import formatting
 from .account import account
 from .cards import card
 from .charges import confirm_payment, pay_charge
+from .checkout import checkout_return, portal
 from .subscriptions import cancel_subscription, confirm_subscription, plans, subscribe
 
 
@@ -46,6 +49,8 @@ def register_pages(blueprint: Blueprint) -> None:
         ("/subscriptions/<int:subscription_id>/confirm", "confirm_subscription", confirm_subscription, ["GET", "POST"]),
         ("/charges/<int:charge_id>/pay", "pay_charge", pay_charge, ["GET", "POST"]),
         ("/charges/<int:charge_id>/confirm", "confirm_payment", confirm_payment, ["GET", "POST"]),
+        ("/checkout/return", "checkout_return", checkout_return, ["GET"]),
+        ("/portal", "portal", portal, ["POST"]),
     ]
     for rule, endpoint, view, methods in rules:
         blueprint.add_url_rule(rule, endpoint, view, methods=methods)
@@ -57,11 +62,13 @@ def register_pages(blueprint: Blueprint) -> None:
 
 def template_context() -> dict[str, Any]:
     """What every billing template may use: the CSRF helpers, Stripe.js and the publishable key (never the
-    secret key)."""
+    secret key), and whether Checkout (``STRIPE_CHECKOUT``) and the Customer Portal (``STRIPE_PORTAL``) are on."""
     config = get_state().config
     return {
         "billing_csrf_token": csrf.generate_token,
         "billing_csrf_field_name": csrf.field_name,
         "stripe_publishable_key": config.publishable_key,
         "stripe_js_url": config.js_url,
+        "billing_checkout_enabled": config.checkout,
+        "billing_portal_enabled": config.portal,
     }

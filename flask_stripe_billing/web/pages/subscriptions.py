@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask import flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
-from ... import coupons, errors, subscriptions
+from ... import checkout, coupons, errors, subscriptions
 from ...core.state import get_state
 from ...models.plan import StripeSubscriptionPlan
 from ...models.subscription import LIVE_STATUSES, StripeSubscription, SubscriptionStatus
@@ -74,6 +74,8 @@ def subscribe(subscriber: Any) -> Response | tuple[str, int]:
         coupon = coupons.get_live_coupon(code)
         if coupon is None or not coupon.valid:
             return render_plans(subscriber, error=f"The coupon code {code!r} is not valid.", status=400)
+    if get_state().config.checkout and subscriptions.active_subscription(subscriber) is None:
+        return subscribe_through_checkout(subscriber, plan, coupon)
     if current_customer(subscriber) is None:
         flash("Add a card first: your subscription will be paid with it.", "info")
         return redirect(url_for(".card", next=back_to_plans()))
@@ -101,6 +103,32 @@ def subscribe(subscriber: Any) -> Response | tuple[str, int]:
     except errors.SubscriptionError as exc:
         return render_plans(subscriber, error=str(exc), status=400)
     return redirect(safe_next(".account"))
+
+
+def subscribe_through_checkout(
+    subscriber: Any, plan: StripeSubscriptionPlan, coupon: Any
+) -> Response | tuple[str, int]:
+    """``STRIPE_CHECKOUT``: send the subscriber to a Checkout Session for *plan* (303); its return page stores
+    the subscription and leads to ``next`` (a local path) or the account page."""
+    target = request.values.get("next", "")
+    try:
+        session = checkout.create_checkout_session(
+            subscriber,
+            plan,
+            coupon=coupon,
+            success_url=checkout.default_success_url(target if is_local_path(target) else None),
+            cancel_url=url_for(".plans", _external=True),
+        )
+    except errors.OutcomeUnknownError:
+        flash(OUTCOME_UNKNOWN_MESSAGE, "error")
+        return redirect(url_for(".account"))
+    except errors.StripeRequestError as exc:
+        return render_plans(subscriber, error=exc.user_message, status=400)
+    except errors.CheckoutError as exc:
+        return render_plans(subscriber, error=str(exc), status=400)
+    if not session.url:
+        return render_plans(subscriber, error="The checkout page could not be opened; please try again.", status=502)
+    return redirect(session.url, code=303)
 
 
 def subscribed_message(subscription: StripeSubscription) -> str:

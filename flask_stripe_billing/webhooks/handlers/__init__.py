@@ -12,7 +12,7 @@ Handlers an application adds with :func:`~flask_stripe_billing.webhooks.handles`
 from __future__ import annotations
 
 from ..registry import Handler
-from . import charges, coupons, customers, subscriptions
+from . import charges, checkout, coupons, customers, plans, subscriptions
 
 #: Every event type the extension processes itself, and the function that does it.
 BUILTIN_HANDLERS: dict[str, Handler] = {
@@ -22,10 +22,15 @@ BUILTIN_HANDLERS: dict[str, Handler] = {
     "coupon.created": coupons.coupon_changed,
     "coupon.updated": coupons.coupon_changed,
     "coupon.deleted": coupons.coupon_deleted,
+    **dict.fromkeys(plans.PRICE_EVENTS, plans.price_changed),
+    "price.deleted": plans.price_deleted,
+    **dict.fromkeys(plans.PRODUCT_EVENTS, plans.product_changed),
+    "product.deleted": plans.product_deleted,
     **dict.fromkeys(subscriptions.SUBSCRIPTION_EVENTS, subscriptions.subscription_changed),
     "invoice.paid": subscriptions.invoice_settled,
     "invoice.payment_failed": subscriptions.invoice_settled,
     **dict.fromkeys(charges.PAYMENT_INTENT_EVENTS, charges.payment_intent_changed),
     "charge.refunded": charges.charge_refunded,
     "charge.dispute.created": charges.charge_disputed,
+    **dict.fromkeys(checkout.CHECKOUT_EVENTS, checkout.checkout_session_changed),
 }

@@ -12,7 +12,14 @@ Like the customer handlers, a re-read happens with no row locked (:mod:`flask_st
 found with a plain ``SELECT`` (autoflush off), Stripe is asked, and only then is the row locked (``SELECT ... FOR
 UPDATE`` on PostgreSQL) and the times compared.  Signals (``subscription_updated`` / ``subscription_canceled``) are
 queued with :func:`~flask_stripe_billing.webhooks.deferred.send_after_commit` and sent once the dispatcher has
-committed. Subscriptions this application did not create are ignored.
+committed.
+
+A subscription made elsewhere (Checkout, the Customer Portal, the Dashboard) for a customer of ours is *adopted* on
+its ``created`` or ``updated`` event: a row is made for that subscriber, its plan imported from the price when we
+do not have it (:func:`~flask_stripe_billing.subscriptions.from_stripe.adopt_subscription`; two deliveries at once
+make one row).  A known subscription switched to a price we do not have (in the Portal, say) gets that plan
+imported the same way.  Both imports may ask Stripe, so they happen before any row is locked.  Subscriptions of
+customers we do not know are ignored.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from ...core.state import get_state
 from ...models import StripeSubscription, StripeWebhook
 from ...models.freshness import fetched_now
 from ...models.locks import find, find_locked, lock
-from ...subscriptions.from_stripe import apply_with_signals
+from ...subscriptions.from_stripe import adopt_subscription, adoptable_customer, apply_with_signals, plan_of
 from ..deferred import send_after_commit
 from ..events import event_object, event_time
 
@@ -38,14 +45,29 @@ SUBSCRIPTION_EVENTS = (
 )
 
 
+#: Events that make us adopt a subscription we do not have, when its customer is ours.
+ADOPTING_EVENTS = ("customer.subscription.created", "customer.subscription.updated")
+
+
 def subscription_changed(webhook: StripeWebhook) -> None:
-    """Apply the subscription the event carries, unless the row is newer."""
+    """Apply the subscription the event carries, unless the row is newer; adopt it if it is new to us."""
     data = event_object(webhook)
-    if data.get("object") not in (None, "subscription"):
+    stripe_id = expandable_id(data.get("id"))
+    if data.get("object") not in (None, "subscription") or stripe_id is None:
         return
-    subscription = find_locked(StripeSubscription, stripe_subscription_id=expandable_id(data.get("id")))
+    known = find(StripeSubscription, stripe_subscription_id=stripe_id)
+    customer = adoptable_customer(data) if known is None and webhook.type in ADOPTING_EVENTS else None
+    if known is None and customer is None:
+        return
+    plan = plan_of(data)  # imports a price we do not have: may ask Stripe, so before any lock
+    subscription = find_locked(StripeSubscription, stripe_subscription_id=stripe_id)
     if subscription is not None:
         _store(subscription, data, event_time(webhook))
+    elif customer is not None and plan is not None:
+        key = _request_idempotency_key(webhook)
+        _, pending = adopt_subscription(data, event_time(webhook), customer=customer, plan=plan, idempotency_key=key)
+        for signal, kwargs in pending:
+            send_after_commit(signal, StripeSubscription, **kwargs)
 
 
 def invoice_settled(webhook: StripeWebhook) -> None:
@@ -72,3 +94,10 @@ def _store(subscription: StripeSubscription, data: Mapping[str, Any], seen_at: d
     """Apply *data* to the locked row, and queue the signals reporting the change until the commit."""
     for signal, kwargs in apply_with_signals(subscription, data, seen_at):
         send_after_commit(signal, StripeSubscription, **kwargs)
+
+
+def _request_idempotency_key(webhook: StripeWebhook) -> str | None:
+    """The idempotency key of the API request that caused the event (``request.idempotency_key``), if any."""
+    request = (webhook.raw_data or {}).get("request")
+    key = request.get("idempotency_key") if isinstance(request, Mapping) else None
+    return key if isinstance(key, str) and key else None
