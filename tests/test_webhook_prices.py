@@ -19,8 +19,6 @@ from tests.factories.plans import dashboard_price, price_object
 from tests.factories.subscriptions import created_plan
 from tests.factories.webhooks import send_event, stored
 
-NOW = int(time.time())
-
 
 def plans_in(db: SQLAlchemy) -> list[StripeSubscriptionPlan]:
     db.session.expire_all()
@@ -65,7 +63,7 @@ def test_events_about_prices_that_are_no_plans_of_ours_are_ignored(client: Flask
 def test_price_updates_apply_and_older_ones_do_not(client: FlaskClient, db: SQLAlchemy) -> None:
     plan = created_plan(db, lookup_key="pro")
     data: dict[str, Any] = {**plan.stripe_response, "product": plan.stripe_product_id}
-    later = NOW + 60
+    later = int(time.time()) + 60  # read now: the suite may run long after this module was imported
 
     send_event(client, "price.updated", {**data, "lookup_key": "pro_monthly", "metadata": {"a": "1"}}, created=later)
     db.session.refresh(plan)
@@ -94,13 +92,14 @@ def test_product_events_rename_and_archive_every_plan_of_the_product(client: Fla
     other = created_plan(db, name="Other")
     product = {"id": "prod_shared", "object": "product", "name": "Pro plus", "description": "More", "active": True}
 
-    send_event(client, "product.updated", product, created=NOW + 60)
+    now = int(time.time())
+    send_event(client, "product.updated", product, created=now + 60)
     assert [(plan.name, plan.description) for plan in plans_in(db)] == [("Pro plus", "More")] * 2 + [("Other", None)]
 
-    send_event(client, "product.updated", {**product, "active": False}, created=NOW + 61)
+    send_event(client, "product.updated", {**product, "active": False}, created=now + 61)
     assert [plan.active for plan in plans_in(db)] == [False, False, True]
 
-    send_event(client, "product.updated", product, created=NOW + 62)  # restored: the prices are active again
+    send_event(client, "product.updated", product, created=now + 62)  # restored: the prices are active again
     assert [plan.active for plan in plans_in(db)] == [True, True, True]
 
     send_event(client, "product.deleted", {"id": "prod_shared", "object": "product", "deleted": True})

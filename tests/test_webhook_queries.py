@@ -85,9 +85,10 @@ HANDLER_BUDGETS: dict[str, tuple[int, RowsFactory]] = {
     "customer.updated": (BASE + 3, mirrored_customer),
     # + one UPDATE ... WHERE stripe_customer_id: a deletion needs no comparison.
     "customer.deleted": (BASE + 1, mirrored_customer),
-    # + SELECT ... FOR UPDATE the subscription (no Stripe read comes first, so no plain SELECT), SELECT its
-    # customer and its plan (to follow a change made elsewhere), UPDATE it twice (autoflushed by those loads).
-    "customer.subscription.updated": (BASE + 5, mirrored_subscription),
+    # + a plain SELECT of the subscription and of the plan of its price (a subscription or a price new to us is
+    # read from Stripe before any lock: adoption, a Portal switch), SELECT ... FOR UPDATE the subscription,
+    # SELECT its customer (its plan is then the one already loaded), UPDATE it twice (autoflushed by the loads).
+    "customer.subscription.updated": (BASE + 6, mirrored_subscription),
     # + SELECT ... FOR UPDATE the live coupon, UPDATE it.
     "coupon.updated": (BASE + 2, mirrored_coupon),
 }
