@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
     from .checkout import CheckoutSession
     from .checkout.sessions import PlanOrPrice
-    from .models import StripeCoupon
 
 
 class StripeBilling:
@@ -144,35 +143,14 @@ class StripeBilling:
         """
         require_subscription(app_or_blueprint, allow_past_due=allow_past_due)
 
-    def checkout(
-        self,
-        subscriber: Any,
-        *plans_or_prices: PlanOrPrice,
-        mode: str = "subscription",
-        quantity: int = 1,
-        trial_days: int | None = None,
-        coupon: StripeCoupon | str | None = None,
-        allow_promotion_codes: bool = False,
-        success_url: str | None = None,
-        cancel_url: str | None = None,
-        **stripe_options: Any,
-    ) -> CheckoutSession:
+    def checkout(self, subscriber: Any, *plans_or_prices: PlanOrPrice, **options: Any) -> CheckoutSession:
         """A Checkout Session for *subscriber*: redirect to its ``url`` (303).  **Calls Stripe.**
 
-        See :func:`flask_stripe_billing.checkout.sessions.create_checkout_session` for the arguments and errors.
+        Takes the arguments of :func:`flask_stripe_billing.checkout.sessions.create_checkout_session` (``mode``,
+        ``quantity``, ``trial_days``, ``coupon``, ``allow_promotion_codes``, ``success_url``, ``cancel_url`` and
+        Stripe's own parameters), which also lists the errors.
         """
-        return checkout.create_checkout_session(
-            subscriber,
-            *plans_or_prices,
-            mode=mode,
-            quantity=quantity,
-            trial_days=trial_days,
-            coupon=coupon,
-            allow_promotion_codes=allow_promotion_codes,
-            success_url=success_url,
-            cancel_url=cancel_url,
-            **stripe_options,
-        )
+        return checkout.create_checkout_session(subscriber, *plans_or_prices, **options)
 
     def billing_portal_url(self, subscriber: Any, return_url: str | None = None, **stripe_options: Any) -> str:
         """The URL of a new Customer Portal session for *subscriber* (by default leading back to the account
